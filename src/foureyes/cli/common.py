@@ -1,0 +1,60 @@
+"""Helpers shared by CLI commands: settings, an app context for one command, output."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import typer
+
+from foureyes.core.context import AppContext
+from foureyes.core.errors import AppError
+from foureyes.core.settings import Settings
+
+T = TypeVar("T")
+
+
+def run_with_ctx(fn: Callable[[AppContext], Awaitable[T]]) -> T:
+    """Build a context, run one async command with it, close it; AppErrors become exit code 1."""
+
+    async def _main() -> T:
+        ctx = AppContext.build(Settings())
+        try:
+            return await fn(ctx)
+        finally:
+            await ctx.close()
+
+    try:
+        return asyncio.run(_main())
+    except AppError as exc:
+        for item in exc.items:
+            typer.echo(f"error: {item.message}" + (f" ({item.reference})" if item.reference else ""), err=True)
+        raise typer.Exit(1) from None
+
+
+def emit(payload: Any, as_json: bool, human: Callable[[], None] | None = None) -> None:
+    if as_json or human is None:
+        sys.stdout.write(json.dumps(payload, indent=2, default=str) + "\n")
+    else:
+        human()
+
+
+def emit_rows(rows: list[dict[str, Any]], as_json: bool, line: Callable[[dict[str, Any]], str]) -> None:
+    """A list as JSON, or one formatted line per row."""
+    if as_json:
+        emit(rows, True)
+        return
+    for row in rows:
+        typer.echo(line(row))
+
+
+def parse_grants(values: list[str] | None) -> list[tuple[str, str | None]]:
+    """`--permission Name` (org-wide) or `--permission Name@unitId` (that unit and below)."""
+    out: list[tuple[str, str | None]] = []
+    for value in values or []:
+        name, _, unit = value.partition("@")
+        out.append((name.strip(), unit.strip() or None))
+    return out

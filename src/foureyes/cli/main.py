@@ -1,0 +1,91 @@
+"""The `foureyes` command (contract §8: serve, worker, db upgrade, seed, audit verify stay stable)."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+import typer
+
+from foureyes.cli.common import run_with_ctx
+from foureyes.cli.identity import client_app, org_app, unit_app, user_app
+from foureyes.core.context import AppContext
+from foureyes.core.settings import Settings
+
+app = typer.Typer(help="foureyes: maker-checker request workflow and badges service.", no_args_is_help=True)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+audit_app = typer.Typer(help="The tamper-evident audit trail.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(audit_app, name="audit")
+app.add_typer(org_app, name="org")
+app.add_typer(unit_app, name="unit")
+app.add_typer(user_app, name="user")
+app.add_typer(client_app, name="client")
+
+
+@app.command()
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default FOUREYES_HOST or 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default FOUREYES_PORT or 8000).")] = None,
+    no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run the in-process worker.")] = False,
+) -> None:
+    """Serve the API and console (and, unless --no-worker, a worker); applies migrations first."""
+    import uvicorn
+
+    from foureyes.app import create_app
+    from foureyes.core import migrate
+    from foureyes.runtime import background_hooks
+
+    overrides: dict[str, object] = {}
+    if host:
+        overrides["host"] = host
+    if port:
+        overrides["port"] = port
+    settings = Settings(**overrides)  # type: ignore[arg-type]
+    migrate.upgrade(settings)
+    application = create_app(settings, background=background_hooks(worker=not no_worker))
+    uvicorn.run(
+        application,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=15,
+    )
+
+
+@app.command()
+def worker() -> None:
+    """Run a worker alone: executes approved requests and delivers webhooks until stopped."""
+    from foureyes.runtime import run_worker_forever
+
+    asyncio.run(run_worker_forever(Settings()))
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")] = "head") -> None:
+    """Apply migrations up to `revision` (default head)."""
+    from foureyes.core import migrate
+
+    migrate.upgrade(Settings(), revision)
+    typer.echo(f"database at {revision}")
+
+
+@audit_app.command("verify")
+def audit_verify(org: Annotated[int | None, typer.Option("--org", help="Only this org.")] = None) -> None:
+    """Check every org's hash chain; exit 0 only when all are intact."""
+    from foureyes.audit.service import orgs_with_events, verify_org
+
+    async def _verify(ctx: AppContext) -> bool:
+        async with ctx.db.read() as s:
+            orgs = [org] if org is not None else await orgs_with_events(s)
+            ok = True
+            for org_id in orgs:
+                result = await verify_org(s, org_id)
+                status = "ok" if result.ok else f"BROKEN: {result.problem}"
+                typer.echo(f"org {org_id}: {result.events} events, {status}")
+                ok = ok and result.ok
+            return ok
+
+    if not run_with_ctx(_verify):
+        raise typer.Exit(1)

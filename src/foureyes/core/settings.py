@@ -1,0 +1,94 @@
+"""Settings: one object, read from FOUREYES_* environment variables when asked, never at import time."""
+
+from __future__ import annotations
+
+import secrets
+from functools import cached_property
+from pathlib import Path
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every knob of foureyes; see docs/configuration.md for the reference."""
+
+    model_config = SettingsConfigDict(env_prefix="FOUREYES_", extra="ignore")
+
+    data_dir: Path = Field(default=Path("./var"), description="Where SQLite, the generated key and logs live.")
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite+aiosqlite:///path or postgresql+psycopg://user@host/db; default SQLite in data_dir.",
+    )
+    secret_key: SecretStr | None = Field(
+        default=None, description="Signs tokens and encrypts secrets; generated once into data_dir when unset."
+    )
+    host: str = "127.0.0.1"
+    port: int = 8000
+    public_base_url: str | None = Field(
+        default=None, description="This server's own base URL; the default allowed downstream host."
+    )
+    max_body_bytes: int = 1024 * 1024
+    oauth_token_ttl_seconds: int = 3600
+    ui_token_ttl_seconds: int = 3600
+    console_session_ttl_seconds: int = 8 * 3600
+    basic_auth_cache_seconds: int = 60
+    jwt_issuer: str = "foureyes"
+    db_pool_size: int = 10
+    db_echo: bool = False
+    log_json: bool = False
+    log_level: str = "INFO"
+    downstream_timeout_seconds: float = 10.0
+    decision_wait_seconds: float = 10.0
+    executor_max_attempts: int = 8
+    executor_base_backoff_seconds: float = 15.0
+    worker_poll_seconds: float = 1.0
+    worker_lease_seconds: float = 60.0
+    worker_concurrency: int = 8
+    webhook_max_attempts: int = 10
+    argon2_memory_kib: int = 65536
+    argon2_time_cost: int = 3
+    login_max_failures: int = 10
+    login_lockout_seconds: int = 300
+
+    @field_validator("database_url")
+    @classmethod
+    def _normalise_url(cls, value: str | None) -> str | None:
+        if value and value.startswith(("postgresql://", "postgres://")):
+            return "postgresql+psycopg://" + value.split("://", 1)[1]
+        return value
+
+    @cached_property
+    def resolved_database_url(self) -> str:
+        """The URL actually used: the configured one, or SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'foureyes.db').resolve()}"
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.resolved_database_url.startswith("sqlite")
+
+    @cached_property
+    def resolved_secret_key(self) -> str:
+        """The configured key, or one generated once and kept (mode 0600) in the data directory."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret.key"
+        if path.exists():
+            return path.read_text().strip()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        # O_EXCL so two processes starting together cannot each write a different key.
+        try:
+            fd = path.open("x")
+        except FileExistsError:
+            return path.read_text().strip()
+        with fd:
+            fd.write(key)
+        path.chmod(0o600)
+        return key
+
+    @property
+    def own_base_url(self) -> str:
+        return self.public_base_url or f"http://{self.host}:{self.port}"

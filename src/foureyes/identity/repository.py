@@ -1,0 +1,105 @@
+"""Every identity query. Org scoping is explicit in each signature."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from foureyes.identity.models import ApiClient, Grant, LoginThrottle, Org, OrgUnit, User
+
+
+class IdentityRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    async def get_org(self, org_id: int) -> Org | None:
+        return await self.s.get(Org, org_id)
+
+    async def list_orgs(self) -> Sequence[Org]:
+        return (await self.s.scalars(select(Org).order_by(Org.id))).all()
+
+    async def get_unit(self, org_id: int, unit_id: str) -> OrgUnit | None:
+        return await self.s.get(OrgUnit, (org_id, unit_id))
+
+    async def list_units(self, org_id: int) -> Sequence[OrgUnit]:
+        return (await self.s.scalars(select(OrgUnit).where(OrgUnit.org_id == org_id).order_by(OrgUnit.path))).all()
+
+    async def unit_paths(self, org_id: int, unit_ids: set[str]) -> dict[str, str]:
+        if not unit_ids:
+            return {}
+        rows = await self.s.execute(
+            select(OrgUnit.id, OrgUnit.path).where(OrgUnit.org_id == org_id, OrgUnit.id.in_(unit_ids))
+        )
+        return {r.id: r.path for r in rows}
+
+    async def user_by_username(self, username: str) -> User | None:
+        return await self.s.scalar(select(User).where(User.username == username))
+
+    async def get_user(self, org_id: int, user_id: int) -> User | None:
+        return await self.s.scalar(select(User).where(User.org_id == org_id, User.id == user_id))
+
+    async def get_user_any_org(self, user_id: int) -> User | None:
+        return await self.s.get(User, user_id)
+
+    async def list_users(self, org_id: int) -> Sequence[User]:
+        return (await self.s.scalars(select(User).where(User.org_id == org_id).order_by(User.id))).all()
+
+    async def client_by_key(self, key: str) -> ApiClient | None:
+        return await self.s.scalar(select(ApiClient).where(ApiClient.key == key))
+
+    async def get_client(self, client_id: int) -> ApiClient | None:
+        return await self.s.get(ApiClient, client_id)
+
+    async def list_clients(self, org_id: int) -> Sequence[ApiClient]:
+        return (await self.s.scalars(select(ApiClient).where(ApiClient.org_id == org_id).order_by(ApiClient.id))).all()
+
+    async def grants_with_paths(self, kind: str, principal_id: int) -> list[tuple[str, str | None]]:
+        """(permission, unit path or None) for one principal; a grant on a deleted unit is dropped."""
+        rows = await self.s.execute(
+            select(Grant.permission, Grant.unit_id, OrgUnit.path)
+            .outerjoin(OrgUnit, (OrgUnit.org_id == Grant.org_id) & (OrgUnit.id == Grant.unit_id))
+            .where(Grant.principal_kind == kind, Grant.principal_id == principal_id)
+        )
+        out: list[tuple[str, str | None]] = []
+        for permission, unit_id, path in rows:
+            if unit_id is None:
+                out.append((permission, None))
+            elif path is not None:
+                out.append((permission, path))
+        return out
+
+    async def list_grants(self, kind: str, principal_id: int) -> Sequence[Grant]:
+        return (
+            await self.s.scalars(
+                select(Grant)
+                .where(Grant.principal_kind == kind, Grant.principal_id == principal_id)
+                .order_by(Grant.permission, Grant.unit_id)
+            )
+        ).all()
+
+    async def replace_grants(
+        self, org_id: int, kind: str, principal_id: int, grants: Sequence[tuple[str, str | None]]
+    ) -> None:
+        await self.s.execute(delete(Grant).where(Grant.principal_kind == kind, Grant.principal_id == principal_id))
+        for permission, unit_id in sorted(set(grants), key=lambda g: (g[0], g[1] or "")):
+            self.s.add(
+                Grant(
+                    org_id=org_id,
+                    principal_kind=kind,
+                    principal_id=principal_id,
+                    permission=permission,
+                    unit_id=unit_id,
+                )
+            )
+        await self.s.flush()
+
+    async def throttle(self, username: str) -> LoginThrottle | None:
+        return await self.s.get(LoginThrottle, username)
+
+    def add(self, row: object) -> None:
+        self.s.add(row)
+
+    async def flush(self) -> None:
+        await self.s.flush()

@@ -1,0 +1,60 @@
+"""Background work of a process: which loops `serve` starts and what `foureyes worker` runs."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any
+
+from foureyes.core.context import AppContext
+from foureyes.core.logging import configure_logging, get_logger
+from foureyes.core.settings import Settings
+
+log = get_logger("foureyes.runtime")
+Stopper = Callable[[], Awaitable[None]]
+Hook = Callable[[AppContext], Awaitable[Stopper | None]]
+Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+def background_hooks(worker: bool) -> list[Hook]:
+    """Hooks for create_app: the in-process worker when asked for."""
+    return [start_worker] if worker else []
+
+
+async def start_worker(ctx: AppContext) -> Stopper | None:
+    """Start the worker loops in this process; return how to stop them gracefully."""
+    loops = _worker_loops(ctx)
+    if not loops:
+        return None
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = [asyncio.create_task(loop(stop)) for loop in loops]
+
+    async def _stop() -> None:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    return _stop
+
+
+def _worker_loops(ctx: AppContext) -> list[Loop]:
+    """Every feature's background loop (executor, webhooks, expiry), each taking a stop event."""
+    loops: list[Loop] = []
+    del ctx  # features register their loops here as they land
+    return loops
+
+
+async def run_worker_forever(settings: Settings) -> None:
+    configure_logging(settings.log_level, settings.log_json)
+    ctx = AppContext.build(settings)
+    stopper = await start_worker(ctx)
+    done = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, done.set)
+    log.info("worker started")
+    await done.wait()
+    log.info("worker stopping")
+    if stopper is not None:
+        await stopper()
+    await ctx.close()

@@ -66,5 +66,10 @@ def create_app(
 
 def _feature_routers() -> list[Any]:
     """Routers of the feature packages, imported here so each feature stays self-contained."""
-    routers: list[Any] = []
-    return routers
+    from foureyes.badges.routes import router as badges
+    from foureyes.console.routes import router as console
+    from foureyes.customers.routes import router as customers
+    from foureyes.webhooks.routes import router as webhooks
+    from foureyes.workflows.routes import router as workflows
+
+    return [workflows, badges, customers, webhooks, console]

@@ -1,0 +1,3 @@
+"""Tables of the badges feature."""
+
+from __future__ import annotations

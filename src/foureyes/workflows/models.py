@@ -1,0 +1,3 @@
+"""Tables of the workflows feature."""
+
+from __future__ import annotations

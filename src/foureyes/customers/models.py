@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from foureyes.core.models import Base
@@ -48,3 +49,20 @@ class CustomerStatusChange(Base):
     at: Mapped[datetime] = mapped_column(DateTime)
 
     __table_args__ = (Index("ix_customer_status_changes_customer", "org_id", "customer_id", "at"),)
+
+
+class CustomerIdempotencyKey(Base):
+    """An `Idempotency-Key` already applied for an org: a repeat answers `response` and changes nothing.
+
+    The primary key makes two concurrent requests with one key serialise on the insert: the second waits
+    for the first to commit, then finds its stored answer.
+    """
+
+    __tablename__ = "customer_idempotency_keys"
+
+    org_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    operation: Mapped[str] = mapped_column(String(40))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime)

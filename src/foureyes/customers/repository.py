@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foureyes.customers.models import Customer, CustomerStatusChange
+from foureyes.core.dialect import insert_ignore
+from foureyes.customers.models import Customer, CustomerIdempotencyKey, CustomerStatusChange
 
 # The wire names of identifiers (query parameters and X-CAP-CUSTOMER-IDENTIFIER) → columns.
 IDENTIFIER_COLUMNS = {
@@ -56,6 +58,46 @@ class CustomerRepository:
                 .order_by(CustomerStatusChange.at, CustomerStatusChange.id)
             )
         ).all()
+
+    async def next_id(self, org_id: int) -> int:
+        """The next server-assigned id: one past the org's highest (explicit ids may leave gaps)."""
+        highest = await self.s.scalar(select(func.max(Customer.id)).where(Customer.org_id == org_id))
+        return int(highest or 0) + 1
+
+    async def clashes(self, org_id: int, identifiers: dict[str, str]) -> list[str]:
+        """Which of the given identifiers (wire name → value) another customer of the org already holds."""
+        wanted = {name: value for name, value in identifiers.items() if identifier_column(name) is not None}
+        if not wanted:
+            return []
+        conditions = [identifier_column(name) == value for name, value in wanted.items()]
+        rows = (await self.s.scalars(select(Customer).where(Customer.org_id == org_id, or_(*conditions)))).all()
+        taken: list[str] = []
+        for name, value in wanted.items():
+            attr = identifier_column(name).key
+            if any(getattr(row, attr) == value for row in rows):
+                taken.append(name)
+        return taken
+
+    async def claim_idempotency_key(
+        self, org_id: int, key: str, operation: str, fingerprint: str, now: datetime
+    ) -> CustomerIdempotencyKey:
+        """Insert the key if new, then return its row: `response` is None only for a key claimed just now.
+
+        On PostgreSQL a concurrent insert of the same key waits for the other transaction; once it commits
+        the row read here carries its stored answer.
+        """
+        values = {
+            "org_id": org_id,
+            "key": key,
+            "operation": operation,
+            "fingerprint": fingerprint,
+            "response": None,
+            "created_at": now,
+        }
+        await insert_ignore(self.s, CustomerIdempotencyKey.__table__, values, ["org_id", "key"])
+        row = await self.s.get(CustomerIdempotencyKey, (org_id, key), populate_existing=True)
+        assert row is not None  # inserted or already present, in this org
+        return row
 
     def add(self, row: object) -> None:
         self.s.add(row)

@@ -39,8 +39,12 @@ async def start_worker(ctx: AppContext) -> Stopper | None:
 
 def _worker_loops(ctx: AppContext) -> list[Loop]:
     """Every feature's background loop (executor, webhooks, expiry), each taking a stop event."""
-    loops: list[Loop] = []
-    del ctx  # features register their loops here as they land
+    from foureyes.workflows.worker import expiry_loop, job_loop
+
+    loops: list[Loop] = [
+        lambda stop: job_loop(ctx, stop),
+        lambda stop: expiry_loop(ctx, stop),
+    ]
     return loops
 
 

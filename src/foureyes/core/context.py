@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import httpx
+
 from foureyes.core.clock import Clock, SystemClock
 from foureyes.core.database import Database
 from foureyes.core.metrics import Metrics
@@ -21,8 +23,25 @@ class AppContext:
     auth: Authenticator
     metrics: Metrics
     clock: Clock = field(default_factory=SystemClock)
+    http: httpx.AsyncClient | None = None
+    # Per-process extensions (the executor, …) keyed by name, created lazily by their features.
+    extensions: dict[str, object] = field(default_factory=dict)
+
+    @property
+    def downstream(self) -> httpx.AsyncClient:
+        """One pooled client per process; never follows redirects and ignores proxy environment variables."""
+        if self.http is None:
+            self.http = httpx.AsyncClient(
+                timeout=httpx.Timeout(self.settings.downstream_timeout_seconds, connect=5.0),
+                follow_redirects=False,
+                trust_env=False,
+                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+            )
+        return self.http
 
     async def close(self) -> None:
+        if self.http is not None:
+            await self.http.aclose()
         await self.db.dispose()
 
     @classmethod

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     downstream_timeout_seconds: float = 10.0
     decision_wait_seconds: float = 10.0
     executor_max_attempts: int = 8
-    executor_base_backoff_seconds: float = 15.0
+    executor_base_backoff_seconds: float = 30.0
     worker_poll_seconds: float = 1.0
     worker_lease_seconds: float = 60.0
     worker_concurrency: int = 8

@@ -77,7 +77,15 @@ class Authenticator:
             if throttle and throttle.locked_until and throttle.locked_until > utcnow():
                 raise Unauthorized("Too many failed attempts; this account is locked for a few minutes")
             if user is not None and user.active and self.cache.hit(header, user.password_hash):
-                return await self._user_principal(repo, user, via="basic")
+                principal = await self._user_principal(repo, user, via="basic")
+                cached = True
+            else:
+                cached = False
+        if cached:
+            # A cached success still proves the password, so it clears earlier failures too.
+            if throttle and throttle.failures:
+                await self._clear_failures(username)
+            return principal
         ok = user is not None and user.active and await verify_secret_async(secret, user.password_hash)
         if not ok or user is None:
             await self._note_failure(username)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from foureyes.badges.earn_service import BadgesService
 from foureyes.core.context import AppContext
 from foureyes.core.errors import AppError, ErrorItem
 from foureyes.workflows.types import RequestType
@@ -23,13 +24,9 @@ async def dry_run(
         return None, []
     try:
         if rtype.dry_run == "earn":
-            from foureyes.badges.dryrun import earn_dry_run
-
-            return await earn_dry_run(ctx, org_id, task["body"]), []
+            return await BadgesService(ctx).earn(org_id, task["body"], dry_run=True), []
         if rtype.dry_run == "issue":
-            from foureyes.badges.dryrun import issue_dry_run
-
-            return await issue_dry_run(ctx, org_id, task["body"]), []
+            return await BadgesService(ctx).issue_bulk(org_id, task["body"], dry_run=True), []
         if rtype.dry_run == "status":
             return await _status_dry_run(ctx, org_id, task), []
     except AppError as exc:
@@ -37,8 +34,6 @@ async def dry_run(
             ErrorItem(2008, f"dry run: {i.code} {i.message}", BODY + (f".{i.reference}" if i.reference else ""))
             for i in exc.items
         ]
-    except ImportError:
-        return None, []
     return None, []
 
 

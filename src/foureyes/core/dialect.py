@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import ColumnElement, Select, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,3 +29,51 @@ def lock_for_update(stmt: Select[Any], session: AsyncSession, *, skip_locked: bo
     if is_postgres(session):
         return stmt.with_for_update(skip_locked=skip_locked)
     return stmt
+
+
+async def claim_rows(
+    session: AsyncSession,
+    model: Any,
+    *,
+    due: ColumnElement[bool],
+    order_by: Sequence[Any],
+    limit: int,
+    values: dict[str, Any],
+) -> list[Any]:
+    """Claim up to `limit` rows matching `due`: set `values` (a lease) on them and return them.
+
+    PostgreSQL: `UPDATE … WHERE id IN (SELECT id … ORDER BY … LIMIT n FOR UPDATE SKIP LOCKED) RETURNING *`, so
+    concurrent workers each take different rows without waiting on one another. SQLite: the same statement
+    without the lock clause; its write transaction (BEGIN IMMEDIATE) already excludes every other writer.
+    """
+    pick = select(model.id).where(due).order_by(*order_by).limit(limit)
+    if is_postgres(session):
+        pick = pick.with_for_update(skip_locked=True)
+    stmt = update(model).where(model.id.in_(pick.scalar_subquery())).values(**values).returning(model)
+    result = await session.execute(stmt, execution_options={"synchronize_session": False})
+    return list(result.scalars().all())
+
+
+# --- job wake-ups (LISTEN/NOTIFY on PostgreSQL; SQLite has none and relies on an in-process event) ---------
+async def notify(session: AsyncSession, channel: str) -> bool:
+    """Queue a NOTIFY on `channel`, delivered by PostgreSQL when this transaction commits; False on SQLite."""
+    if not is_postgres(session):
+        return False
+    from sqlalchemy import text
+
+    await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": channel})
+    return True
+
+
+def listen_sql(channel: str) -> str:
+    """The statement a dedicated autocommit connection runs to receive `channel`'s notifications."""
+    if not channel.replace("_", "").isalnum():
+        raise ValueError("channel names are plain identifiers")
+    return f'LISTEN "{channel}"'
+
+
+def libpq_url(sqlalchemy_url: str) -> str:
+    """A SQLAlchemy `postgresql+psycopg://` URL as a plain libpq conninfo URL (for a raw psycopg connection)."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)

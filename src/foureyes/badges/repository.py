@@ -1,0 +1,205 @@
+"""Every badges query, always scoped to one org (the repository is built for that org)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from foureyes.badges.models import (
+    BadgeClaim,
+    BadgeCustomField,
+    BadgeEarn,
+    BadgeGroup,
+    BadgeIdempotency,
+    BadgeIssue,
+    BadgeMeta,
+)
+from foureyes.core.dialect import lock_for_update
+
+
+class BadgeRepository:
+    def __init__(self, session: AsyncSession, org_id: int) -> None:
+        self.s = session
+        self.org = org_id
+
+    # -- badge meta -------------------------------------------------------------------------------------
+    async def meta(self, badge_id: Any, *, lock: bool = False) -> BadgeMeta | None:
+        """The org's badge, or None (another org's id looks exactly like an unknown one)."""
+        if not isinstance(badge_id, str) or len(badge_id) > 24:
+            return None
+        stmt: Select[Any] = select(BadgeMeta).where(BadgeMeta.org_id == self.org, BadgeMeta.id == badge_id)
+        if lock:
+            # Serialises every earn of this badge on PostgreSQL, so limit counts and the idempotency
+            # check see each other's commits; SQLite's single writer already does this.
+            stmt = lock_for_update(stmt, self.s).execution_options(populate_existing=True)
+        return (await self.s.scalars(stmt)).one_or_none()
+
+    async def meta_by_name(self, name: str) -> BadgeMeta | None:
+        return await self.s.scalar(select(BadgeMeta).where(BadgeMeta.org_id == self.org, BadgeMeta.name == name))
+
+    async def metas(self, filters: list[Any], order: list[Any], offset: int, limit: int) -> tuple[list[BadgeMeta], int]:
+        where = [BadgeMeta.org_id == self.org, *filters]
+        total = await self.s.scalar(select(func.count()).select_from(BadgeMeta).where(*where)) or 0
+        rows = await self.s.scalars(select(BadgeMeta).where(*where).order_by(*order).offset(offset).limit(limit))
+        return list(rows), total
+
+    async def all_metas(self, filters: list[Any]) -> list[BadgeMeta]:
+        return list(await self.s.scalars(select(BadgeMeta).where(BadgeMeta.org_id == self.org, *filters)))
+
+    # -- claims -----------------------------------------------------------------------------------------
+    async def claims(self, badge_ids: Sequence[str]) -> dict[str, list[BadgeClaim]]:
+        out: dict[str, list[BadgeClaim]] = {b: [] for b in badge_ids}
+        if badge_ids:
+            rows = await self.s.scalars(
+                select(BadgeClaim)
+                .where(BadgeClaim.org_id == self.org, BadgeClaim.badge_id.in_(list(badge_ids)))
+                .order_by(BadgeClaim.id)
+            )
+            for c in rows:
+                out[c.badge_id].append(c)
+        return out
+
+    async def active_claim(self, badge_id: str, owner_type: str, reference_id: str) -> BadgeClaim | None:
+        return await self.s.scalar(
+            select(BadgeClaim).where(
+                BadgeClaim.org_id == self.org,
+                BadgeClaim.badge_id == badge_id,
+                BadgeClaim.owner_type == owner_type,
+                BadgeClaim.reference_id == reference_id,
+                BadgeClaim.active.is_(True),
+            )
+        )
+
+    # -- issues (enrolments) ----------------------------------------------------------------------------
+    async def active_issue(self, badge_id: str, customer_id: int, now: datetime) -> BadgeIssue | None:
+        return await self.s.scalar(
+            select(BadgeIssue)
+            .where(
+                BadgeIssue.org_id == self.org,
+                BadgeIssue.badge_id == badge_id,
+                BadgeIssue.customer_id == customer_id,
+                BadgeIssue.status == "ACTIVE",
+                BadgeIssue.expires_at > now,
+            )
+            .order_by(BadgeIssue.issued_at.desc())
+            .limit(1)
+        )
+
+    async def issues(self, badge_id: str | None, customer_id: int) -> list[BadgeIssue]:
+        where = [BadgeIssue.org_id == self.org, BadgeIssue.customer_id == customer_id]
+        if badge_id is not None:
+            where.append(BadgeIssue.badge_id == badge_id)
+        return list(await self.s.scalars(select(BadgeIssue).where(*where).order_by(BadgeIssue.issued_at)))
+
+    async def issue(self, issue_id: Any) -> BadgeIssue | None:
+        if not isinstance(issue_id, str):
+            return None
+        return await self.s.scalar(select(BadgeIssue).where(BadgeIssue.org_id == self.org, BadgeIssue.id == issue_id))
+
+    async def issue_counts(self, badge_ids: Sequence[str]) -> dict[str, int]:
+        if not badge_ids:
+            return {}
+        rows = await self.s.execute(
+            select(BadgeIssue.badge_id, func.count())
+            .where(BadgeIssue.org_id == self.org, BadgeIssue.badge_id.in_(list(badge_ids)))
+            .where(BadgeIssue.status == "ACTIVE")
+            .group_by(BadgeIssue.badge_id)
+        )
+        return {b: int(n) for b, n in rows.tuples()}
+
+    # -- earns ------------------------------------------------------------------------------------------
+    async def count_earns(
+        self, badge_id: str, customer_id: int | None, window: tuple[datetime, datetime] | None
+    ) -> int:
+        """Active (not revoked) earns of the badge, for one customer or all, inside `window` if given."""
+        where = [BadgeEarn.org_id == self.org, BadgeEarn.badge_id == badge_id, BadgeEarn.active.is_(True)]
+        if customer_id is not None:
+            where.append(BadgeEarn.customer_id == customer_id)
+        if window is not None:
+            where += [BadgeEarn.event_date >= window[0], BadgeEarn.event_date < window[1]]
+        return await self.s.scalar(select(func.count()).select_from(BadgeEarn).where(*where)) or 0
+
+    async def earn_counts(self, badge_ids: Sequence[str]) -> dict[str, int]:
+        if not badge_ids:
+            return {}
+        rows = await self.s.execute(
+            select(BadgeEarn.badge_id, func.count())
+            .where(BadgeEarn.org_id == self.org, BadgeEarn.badge_id.in_(list(badge_ids)), BadgeEarn.active.is_(True))
+            .group_by(BadgeEarn.badge_id)
+        )
+        return {b: int(n) for b, n in rows.tuples()}
+
+    async def earn(self, earn_id: Any) -> BadgeEarn | None:
+        if not isinstance(earn_id, str):
+            return None
+        return await self.s.scalar(select(BadgeEarn).where(BadgeEarn.org_id == self.org, BadgeEarn.id == earn_id))
+
+    async def earns(self, badge_id: str | None, customer_id: int) -> list[BadgeEarn]:
+        where = [BadgeEarn.org_id == self.org, BadgeEarn.customer_id == customer_id]
+        if badge_id is not None:
+            where.append(BadgeEarn.badge_id == badge_id)
+        return list(await self.s.scalars(select(BadgeEarn).where(*where).order_by(BadgeEarn.earned_at)))
+
+    async def customer_badge_ids(self, customer_id: int) -> set[str]:
+        earned = await self.s.scalars(
+            select(BadgeEarn.badge_id).where(BadgeEarn.org_id == self.org, BadgeEarn.customer_id == customer_id)
+        )
+        issued = await self.s.scalars(
+            select(BadgeIssue.badge_id).where(BadgeIssue.org_id == self.org, BadgeIssue.customer_id == customer_id)
+        )
+        return set(earned) | set(issued)
+
+    # -- idempotency ------------------------------------------------------------------------------------
+    async def remembered(self, operation: str, request_id: str) -> dict[str, Any] | None:
+        row = await self.s.get(BadgeIdempotency, (self.org, operation, request_id))
+        return row.response if row is not None else None
+
+    def remember(self, operation: str, request_id: str, response: dict[str, Any], now: datetime) -> None:
+        self.s.add(
+            BadgeIdempotency(
+                org_id=self.org, operation=operation, request_id=request_id, response=response, created_at=now
+            )
+        )
+
+    # -- groups and custom fields -----------------------------------------------------------------------
+    async def group(self, group_id: Any) -> BadgeGroup | None:
+        if not isinstance(group_id, str):
+            return None
+        return await self.s.scalar(select(BadgeGroup).where(BadgeGroup.org_id == self.org, BadgeGroup.id == group_id))
+
+    async def group_by_name(self, name: str) -> BadgeGroup | None:
+        return await self.s.scalar(select(BadgeGroup).where(BadgeGroup.org_id == self.org, BadgeGroup.name == name))
+
+    async def groups(self, ids: Sequence[str] | None = None) -> list[BadgeGroup]:
+        stmt = select(BadgeGroup).where(BadgeGroup.org_id == self.org)
+        if ids is not None:
+            stmt = stmt.where(BadgeGroup.id.in_(list(ids)))
+        return list(await self.s.scalars(stmt.order_by(BadgeGroup.created_at, BadgeGroup.id)))
+
+    async def custom_field(self, field_id: Any) -> BadgeCustomField | None:
+        if not isinstance(field_id, str):
+            return None
+        return await self.s.scalar(
+            select(BadgeCustomField).where(BadgeCustomField.org_id == self.org, BadgeCustomField.id == field_id)
+        )
+
+    async def custom_field_by_name(self, name: str) -> BadgeCustomField | None:
+        return await self.s.scalar(
+            select(BadgeCustomField).where(BadgeCustomField.org_id == self.org, BadgeCustomField.name == name)
+        )
+
+    async def custom_fields(self, active: bool | None) -> list[BadgeCustomField]:
+        stmt = select(BadgeCustomField).where(BadgeCustomField.org_id == self.org)
+        if active is not None:
+            stmt = stmt.where(BadgeCustomField.active.is_(active))
+        return list(await self.s.scalars(stmt.order_by(BadgeCustomField.updated_at, BadgeCustomField.id)))
+
+    def add(self, row: object) -> None:
+        self.s.add(row)
+
+    async def flush(self) -> None:
+        await self.s.flush()

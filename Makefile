@@ -17,7 +17,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) ## create the virtualenv and install foureyes with dev tools
+install: $(STAMP) browser-deps ## create the virtualenv and install foureyes with dev tools
+
+browser-deps: ## Debian's chromium for the console's browser tests (never `playwright install`)
+	@command -v /usr/bin/chromium > /dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium > /dev/null)
 
 run: $(STAMP) ## migrate, seed the demo org on first start, serve API and console on 127.0.0.1:8000
 	$(BIN)/foureyes db upgrade
@@ -33,7 +36,7 @@ lint: $(STAMP) ## ruff
 typecheck: $(STAMP) ## mypy
 	$(BIN)/mypy
 
-test: $(STAMP) lint typecheck ## lint, type-check and run the whole suite on SQLite and PostgreSQL
+test: $(STAMP) browser-deps lint typecheck ## lint, type-check and run the whole suite on SQLite and PostgreSQL
 	$(BIN)/pytest -q
 
 clean: ## remove the virtualenv and local data

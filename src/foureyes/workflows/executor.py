@@ -152,7 +152,9 @@ class Executor:
             return Attempt(None, {}, None, Verdict("transient", f"downstream unreachable: {type(exc).__name__}"))
         body = _body_of(response)
         out_headers: dict[str, list[str]] = {}
-        for name, value in response.headers.multi_items():
+        # Raw names keep the downstream's spelling (the documented output shows X-CAP-REQUEST-ID, not lower case).
+        for raw_name, raw_value in response.headers.raw:
+            name, value = raw_name.decode("latin-1"), raw_value.decode("latin-1")
             if name.lower() not in DROPPED_RESPONSE_HEADERS and len(out_headers) < 50:
                 out_headers.setdefault(name, []).append(value)
         return Attempt(response.status_code, out_headers, body, judge(response.status_code, body))

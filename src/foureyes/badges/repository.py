@@ -109,7 +109,7 @@ class BadgeRepository:
             .where(BadgeIssue.status == "ACTIVE")
             .group_by(BadgeIssue.badge_id)
         )
-        return {b: int(n) for b, n in rows.tuples()}
+        return {b: int(n) for b, n in rows.all()}
 
     # -- earns ------------------------------------------------------------------------------------------
     async def count_earns(
@@ -131,7 +131,7 @@ class BadgeRepository:
             .where(BadgeEarn.org_id == self.org, BadgeEarn.badge_id.in_(list(badge_ids)), BadgeEarn.active.is_(True))
             .group_by(BadgeEarn.badge_id)
         )
-        return {b: int(n) for b, n in rows.tuples()}
+        return {b: int(n) for b, n in rows.all()}
 
     async def earn(self, earn_id: Any) -> BadgeEarn | None:
         if not isinstance(earn_id, str):

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Header, Request
 
 from foureyes.badges.common import MIGRATION_HEADER_VALUE, bool_arg
 from foureyes.badges.meta_service import MetaService
+from foureyes.badges.views_service import ViewsService
 from foureyes.core.errors import envelope
 from foureyes.identity.deps import ApiCaller, Ctx, require
 
@@ -45,8 +46,6 @@ async def list_badges(ctx: Ctx, caller: ApiCaller, request: Request) -> dict[str
 @router.get("/badgeMeta/getFixedWindowDetails")
 async def fixed_window_details(ctx: Ctx, caller: ApiCaller, request: Request) -> dict[str, Any]:
     """Fixed-window cycles of a badge, optionally with earn counts."""
-    from foureyes.badges.views_service import ViewsService
-
     require(caller, READ)
     return envelope(await ViewsService(ctx).fixed_windows(caller, dict(request.query_params)))
 

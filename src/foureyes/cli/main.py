@@ -9,6 +9,7 @@ import typer
 
 from foureyes.cli.common import run_with_ctx
 from foureyes.cli.identity import client_app, org_app, unit_app, user_app
+from foureyes.cli.seed import export, seed
 from foureyes.core.context import AppContext
 from foureyes.core.settings import Settings
 
@@ -21,6 +22,8 @@ app.add_typer(org_app, name="org")
 app.add_typer(unit_app, name="unit")
 app.add_typer(user_app, name="user")
 app.add_typer(client_app, name="client")
+app.command()(seed)
+app.command()(export)
 
 
 @app.command()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from foureyes.audit.service import record
 from foureyes.core.clock import format_wire_time, utcnow
 from foureyes.core.context import AppContext
@@ -62,28 +64,36 @@ async def apply_config(
 ) -> dict[str, Any]:
     """Shared by the API and `foureyes seed`: a new revision only when something changed."""
     async with ctx.db.write() as s:
-        repo = WorkflowRepository(s)
-        current = await repo.current_config(org_id, rtype_name)
-        stored = seal_webhook_secrets(config, ctx.secret_box, current.config if current else None)
-        if current is not None and _same(current.config, stored, ctx):
-            return _view(rtype_name, current.revision, current.config, current.created_at, current.created_by)
-        revision = (current.revision if current else 0) + 1
-        now = utcnow()
-        row = WorkflowConfigRevision(
-            org_id=org_id, request_type=rtype_name, revision=revision, config=stored, created_at=now, created_by=actor
-        )
-        repo.add(row)
-        await repo.flush()
-        await record(
-            s,
-            org_id=org_id,
-            actor=actor,
-            action="workflow.config.changed",
-            subject_type="config",
-            subject_id=rtype_name,
-            data={"revision": revision, "config": public_view(stored)},
-        )
-        return _view(rtype_name, revision, stored, now, actor)
+        view, _ = await apply_config_in(s, ctx, org_id, rtype_name, config, actor)
+        return view
+
+
+async def apply_config_in(
+    s: AsyncSession, ctx: AppContext, org_id: int, rtype_name: str, config: WorkflowConfig, actor: str
+) -> tuple[dict[str, Any], bool]:
+    """apply_config inside the caller's transaction (the seed file applies many things in one); (view, changed)."""
+    repo = WorkflowRepository(s)
+    current = await repo.current_config(org_id, rtype_name)
+    stored = seal_webhook_secrets(config, ctx.secret_box, current.config if current else None)
+    if current is not None and _same(current.config, stored, ctx):
+        return _view(rtype_name, current.revision, current.config, current.created_at, current.created_by), False
+    revision = (current.revision if current else 0) + 1
+    now = utcnow()
+    row = WorkflowConfigRevision(
+        org_id=org_id, request_type=rtype_name, revision=revision, config=stored, created_at=now, created_by=actor
+    )
+    repo.add(row)
+    await repo.flush()
+    await record(
+        s,
+        org_id=org_id,
+        actor=actor,
+        action="workflow.config.changed",
+        subject_type="config",
+        subject_id=rtype_name,
+        data={"revision": revision, "config": public_view(stored)},
+    )
+    return _view(rtype_name, revision, stored, now, actor), True
 
 
 def _same(old: dict[str, Any], new: dict[str, Any], ctx: AppContext) -> bool:

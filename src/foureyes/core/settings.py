@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     worker_poll_seconds: float = 1.0
     worker_lease_seconds: float = 60.0
     worker_concurrency: int = 8
+    worker_grace_seconds: float = Field(
+        default=20.0, description="On SIGTERM, how long in-flight jobs may finish before their leases are released."
+    )
     webhook_max_attempts: int = 10
     argon2_memory_kib: int = 65536
     argon2_time_cost: int = 3

@@ -12,8 +12,8 @@ from foureyes.core.ids import uuid7
 from foureyes.identity.principal import Principal
 from foureyes.workflows.config import WorkflowConfig
 from foureyes.workflows.dryrun import dry_run
-from foureyes.workflows.executor import executor_for
 from foureyes.workflows.models import CANCELLED, EXECUTING, PENDING, REJECTED, ExecutionJob, WorkflowRequest
+from foureyes.workflows.notify import announce_job, start_job
 from foureyes.workflows.presenter import request_resource
 from foureyes.workflows.repository import WorkflowRepository
 from foureyes.workflows.schemas import CreateRequestBody, DecisionBody
@@ -112,7 +112,7 @@ class WorkflowService:
                 job_id = await self._enqueue(repo, row, rtype)
         self.ctx.metrics.requests_created.labels(rtype.name).inc()
         if job_id is not None:
-            await executor_for(self.ctx).run_soon(job_id, self.ctx.settings.decision_wait_seconds)
+            await start_job(self.ctx, job_id)
             return await self.reread(maker.org_id, row.id)
         return request_resource(row)
 
@@ -179,7 +179,7 @@ class WorkflowService:
                 job_id = await self._enqueue(repo, row, rtype)
         self.ctx.metrics.requests_decided.labels(rtype.name, decision.actionDecision).inc()
         if job_id is not None:
-            await executor_for(self.ctx).run_soon(job_id, self.ctx.settings.decision_wait_seconds)
+            await start_job(self.ctx, job_id)
         return await self.reread(checker.org_id, body.requestId)
 
     async def cancel(self, maker: Principal, request_id: str, reason: str) -> dict[str, Any]:
@@ -242,4 +242,5 @@ class WorkflowService:
         )
         repo.add(job)
         await repo.flush()
+        await announce_job(repo.s)  # wakes idle workers when this transaction commits
         return job.id

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from foureyes.core.clock import utcnow
 from foureyes.core.context import AppContext
+from foureyes.core.errors import Unavailable
 from foureyes.core.logging import get_logger
-from foureyes.workflows.executor import executor_for
+from foureyes.workflows.executor import Executor, executor_for
 from foureyes.workflows.models import EXPIRED, PENDING, ExecutionJob
+from foureyes.workflows.notify import announce_job, idle, listen_loop, wake_event
 from foureyes.workflows.repository import WorkflowRepository
 from foureyes.workflows.transitions import announce, config_for, note
 
@@ -18,20 +20,74 @@ log = get_logger("foureyes.worker")
 
 
 async def job_loop(ctx: AppContext, stop: asyncio.Event) -> None:
-    """Claim and run due jobs; sleep for the poll interval when there is nothing to do."""
+    """Claim and run due jobs; when idle, sleep until woken (NOTIFY / local event) or the poll interval passes.
+
+    On stop, in-flight jobs get `worker_grace_seconds` to finish; whatever is still running then is cancelled
+    and its lease released (status back to ready, lease cleared) so another worker takes it at once instead
+    of waiting for the lease to expire.
+    """
     executor = executor_for(ctx)
-    while not stop.is_set():
-        try:
-            ran = await executor.run_due(limit=ctx.settings.worker_concurrency)
-        except Exception:
-            log.exception("job loop pass failed; retrying after a pause")
-            ran = 0
-        if ran == 0:
-            try:
-                await asyncio.wait_for(stop.wait(), timeout=ctx.settings.worker_poll_seconds)
-            except TimeoutError:
-                pass
-    await executor.drain()
+    listener = asyncio.create_task(listen_loop(ctx, stop))
+    stopping = asyncio.create_task(stop.wait())
+    current: asyncio.Task[int] | None = None
+    try:
+        while not stop.is_set():
+            wake_event(ctx).clear()
+            current = asyncio.create_task(_one_pass(ctx, executor))
+            await asyncio.wait({current, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not current.done():
+                break
+            if current.result() == 0:
+                await idle(ctx, stop, ctx.settings.worker_poll_seconds)
+    finally:
+        stopping.cancel()
+        await _shut_down(ctx, executor, current)
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)
+
+
+async def _one_pass(ctx: AppContext, executor: Executor) -> int:
+    try:
+        return await executor.run_due(limit=ctx.settings.worker_concurrency)
+    except Unavailable:
+        log.warning("database unavailable; retrying after a pause")
+    except Exception:
+        log.exception("job loop pass failed; retrying after a pause")
+    return 0
+
+
+async def _shut_down(ctx: AppContext, executor: Executor, current: asyncio.Task[int] | None) -> None:
+    """Give in-flight jobs the grace period, then cancel the rest and hand their leases back."""
+    in_flight: list[asyncio.Future[object]] = [asyncio.ensure_future(executor.drain())]
+    if current is not None and not current.done():
+        in_flight.append(current)  # type: ignore[arg-type]
+    _, late = await asyncio.wait(in_flight, timeout=ctx.settings.worker_grace_seconds)
+    for task in late:
+        task.cancel()
+    await asyncio.gather(*late, return_exceptions=True)
+    try:
+        released = await release_leases(ctx, executor.owner)
+    except Exception:
+        log.exception("could not release leases; they expire after worker_lease_seconds")
+        return
+    if released:
+        log.warning("released unfinished jobs for other workers", jobs=released)
+
+
+async def release_leases(ctx: AppContext, owner: str) -> int:
+    """Put every job leased by `owner` back to ready now (graceful shutdown; `foureyes` recovery)."""
+    now = utcnow()
+    async with ctx.db.write() as s:
+        result = await s.execute(
+            update(ExecutionJob)
+            .where(ExecutionJob.status == "leased", ExecutionJob.lease_owner == owner)
+            .values(status="ready", lease_owner=None, lease_until=None, next_run_at=now, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        count = int(result.rowcount or 0)  # type: ignore[attr-defined]
+        if count:
+            await announce_job(s)
+    return count
 
 
 async def expire_pending(ctx: AppContext) -> int:

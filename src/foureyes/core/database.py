@@ -17,7 +17,7 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
-from foureyes.core.errors import Unavailable
+from foureyes.core.errors import Unavailable, UnstorableText
 from foureyes.core.settings import Settings
 
 SQLITE_PRAGMAS = (
@@ -94,6 +94,8 @@ class Database:
         except (OperationalError, DBAPIError) as exc:
             if _is_unavailable(exc):
                 raise Unavailable(503, "The database is unavailable; try again shortly") from exc
+            if _is_unstorable_text(exc):
+                raise UnstorableText() from exc
             raise
 
     @asynccontextmanager
@@ -105,6 +107,8 @@ class Database:
         except (OperationalError, DBAPIError) as exc:
             if _is_unavailable(exc):
                 raise Unavailable(503, "The database is unavailable; try again shortly") from exc
+            if _is_unstorable_text(exc):
+                raise UnstorableText() from exc
             raise
 
     async def ping(self) -> bool:
@@ -119,6 +123,12 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+def _is_unstorable_text(exc: DBAPIError) -> bool:
+    """PostgreSQL refuses NUL in text and jsonb; SQLite stores it. Hostile input, not a server fault."""
+    message = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
+    return "nul (0x00)" in message or "unsupported unicode escape sequence" in message
 
 
 def _is_unavailable(exc: DBAPIError) -> bool:

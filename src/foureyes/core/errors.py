@@ -86,6 +86,13 @@ class Unavailable(AppError):
     default_status = 503
 
 
+class UnstorableText(BadRequest):
+    """Input the store refuses (PostgreSQL text cannot hold NUL); a payload error, never a 500."""
+
+    def __init__(self) -> None:
+        super().__init__(400, "Text values must not contain NUL (\\u0000) characters")
+
+
 def many(status: int, items: list[ErrorItem]) -> AppError:
     """An error listing every reason found (validation never stops at the first one)."""
     return AppError(items[0].code, items[0].message, items[0].reference, status=status, items=items)

@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from foureyes.core.errors import AppError, ErrorItem
+from foureyes.core.errors import AppError, ErrorItem, UnstorableText
 from foureyes.core.logging import get_logger
 
 log = get_logger("foureyes.errors")
@@ -35,7 +35,11 @@ def _render(
 
 def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
-    async def _app_error(_request: Request, exc: AppError) -> JSONResponse:
+    async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        if isinstance(exc, UnstorableText):
+            # Raised from the database layer, which cannot know the surface; the code follows the path.
+            code = _validation_code(request.url.path)
+            return _render(400, [ErrorItem(code, exc.items[0].message, None)])
         return _render(exc.status, exc.items, exc.data, exc.headers or None)
 
     @app.exception_handler(RequestValidationError)
@@ -60,4 +64,7 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.error("unhandled error", path=request.url.path, exc_info=exc)
-        return _render(500, [ErrorItem(500, "Internal error; it has been logged", None)])
+        # This response leaves from outside the request-id middleware; echo the id so a caller can quote it.
+        request_id = getattr(request.state, "request_id", None)
+        headers = {"x-request-id": request_id} if request_id else None
+        return _render(500, [ErrorItem(500, "Internal error; it has been logged", None)], headers=headers)

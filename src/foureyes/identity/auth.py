@@ -31,7 +31,7 @@ def parse_basic(header: str) -> tuple[str, str] | None:
     except (binascii.Error, UnicodeDecodeError):
         return None
     username, sep, secret = decoded.partition(":")
-    if not sep or not username:
+    if not sep or not username or "\x00" in decoded:
         return None
     return username, secret
 
@@ -105,6 +105,15 @@ class Authenticator:
         assert user is not None
         return user
 
+    async def principal_for_user(self, org_id: int, user_id: int) -> Principal | None:
+        """The console session's user with today's grants; None once the user is gone or deactivated."""
+        async with self.db.read() as s:
+            repo = IdentityRepository(s)
+            user = await repo.get_user(org_id, user_id)
+            if user is None or not user.active:
+                return None
+            return await self._user_principal(repo, user, via="console")
+
     async def from_oauth(self, token: str) -> Principal:
         claims = self.tokens.verify(token, audience=OAUTH_AUDIENCE)
         if claims is None or not claims.subject.startswith("client:"):
@@ -128,6 +137,8 @@ class Authenticator:
             return await self._user_principal(repo, user, via="ui-token")
 
     async def issue_oauth_token(self, key: str, secret: str) -> tuple[str, int]:
+        if "\x00" in key:  # no key contains NUL, and PostgreSQL would refuse to compare it
+            raise Unauthorized("Invalid key or secret")
         async with self.db.read() as s:
             client = await IdentityRepository(s).client_by_key(key)
         if client is None or not client.active or not await verify_secret_async(secret, client.secret_hash):

@@ -52,15 +52,17 @@ def meta_body(name: str = "Five transactions", **over: Any) -> dict[str, Any]:
     return body
 
 
-async def create_badge(client: httpx.AsyncClient, tenant: Tenant, *, claim: bool = True, **over: Any) -> dict[str, Any]:
-    r = await client.post(f"{B}/badgeMeta", json=meta_body(**over), headers=tenant.headers("writer"))
+async def create_badge(
+    client: httpx.AsyncClient, tenant: Tenant, *, claim: bool = True, user: str = "writer", **over: Any
+) -> dict[str, Any]:
+    r = await client.post(f"{B}/badgeMeta", json=meta_body(**over), headers=tenant.headers(user))
     assert r.status_code == 200, r.text
     data: dict[str, Any] = r.json()["data"]
     if claim:
         r = await client.post(
             f"{B}/badgeMeta/{data['id']}/claim",
             json={"ownerType": "Loyalty", "referenceId": "626"},
-            headers=tenant.headers("writer"),
+            headers=tenant.headers(user),
         )
         assert r.status_code == 200, r.text
     return data

@@ -10,11 +10,13 @@ from tests.integration.workflows.conftest import FakeDownstream, allow_fake_host
 BASE = "/api_gateway/v2/request-workflow"
 
 
-async def test_create_then_approve_executes_once(client: httpx.AsyncClient, tenant: Tenant,
-                                                 downstream: FakeDownstream) -> None:
+async def test_create_then_approve_executes_once(
+    client: httpx.AsyncClient, tenant: Tenant, downstream: FakeDownstream
+) -> None:
     await allow_fake_host(client, tenant)
-    created = await client.post(f"{BASE}/GOODWILL-POINTS", json=goodwill_body(),
-                                headers=tenant.headers("maker@demo.test"))
+    created = await client.post(
+        f"{BASE}/GOODWILL-POINTS", json=goodwill_body(), headers=tenant.headers("maker@demo.test")
+    )
     assert created.status_code == 200, created.text
     data = created.json()["data"]
     assert data["state"] == "AdminTask"
@@ -22,8 +24,9 @@ async def test_create_then_approve_executes_once(client: httpx.AsyncClient, tena
     assert data["details"]["IntouchAPITask-Payload"]["headers"]["Authorization"] == "Basic ****"
     assert downstream.calls == []
 
-    approved = await client.put(f"{BASE}/GOODWILL-POINTS", json=decision(data["requestId"]),
-                                headers=tenant.headers("checker@demo.test"))
+    approved = await client.put(
+        f"{BASE}/GOODWILL-POINTS", json=decision(data["requestId"]), headers=tenant.headers("checker@demo.test")
+    )
     assert approved.status_code == 200, approved.text
     result = approved.json()["data"]
     assert result["state"] == "approved"
@@ -33,8 +36,9 @@ async def test_create_then_approve_executes_once(client: httpx.AsyncClient, tena
     assert call.headers["Authorization"].startswith("Basic YWIx")
     assert call.headers["Idempotency-Key"] == data["requestId"]
 
-    again = await client.put(f"{BASE}/GOODWILL-POINTS", json=decision(data["requestId"]),
-                             headers=tenant.headers("checker2@demo.test"))
+    again = await client.put(
+        f"{BASE}/GOODWILL-POINTS", json=decision(data["requestId"]), headers=tenant.headers("checker2@demo.test")
+    )
     assert again.status_code == 409
     assert again.json()["errors"][0]["code"] == 2002
     assert len(downstream.calls) == 1

@@ -41,7 +41,7 @@ class WebhookRepository:
         )
         if status is not None:
             stmt = stmt.where(WebhookDelivery.status == status)
-        return [(d, e) for d, e in (await self.s.execute(stmt)).tuples()]
+        return [(row[0], row[1]) for row in await self.s.execute(stmt)]
 
     # --- the worker (all orgs: it serves every tenant) ---
 

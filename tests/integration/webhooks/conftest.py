@@ -23,8 +23,9 @@ async def receiver() -> AsyncIterator[Receiver]:
 
 @pytest.fixture
 def clock(ctx: AppContext) -> FrozenClock:
-    """The context's clock, frozen just after now (events enqueued now are due)."""
-    frozen = FrozenClock(utcnow() + timedelta(seconds=1))
+    """The context's clock, frozen a few minutes ahead: events enqueued during the test (on the wall clock,
+    however slow the machine) are due, and the test moves time explicitly."""
+    frozen = FrozenClock(utcnow() + timedelta(minutes=5))
     ctx.clock = frozen
     return frozen
 

@@ -1,0 +1,190 @@
+"""No N+1 queries: the number of SQL statements per endpoint does not grow with the rows it answers.
+
+Each test runs on both stores (the `client`/`ctx` fixtures are parametrised by `store`). Budgets are the
+counts measured when this test was written (docs/performance.md); a change that adds a round trip per row,
+or a handful of round trips per call, fails here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+
+from foureyes.core import security
+from foureyes.core.context import AppContext
+from tests.factories import Tenant
+from tests.integration.badges.helpers import B, create_badge, earn_body, setup
+from tests.perf.counting import Statements, count_statements
+
+WF = "/api_gateway/v2/request-workflow"
+FAKE_HOST = "https://crm-nightly-new.cc.capillarytech.com"
+ENTITY = {"tillId": "50682289", "storeId": "50682288", "zoneId": "50682286", "conceptId": "50678331"}
+# Upper bounds per call (statements, BEGIN included), a little above what was measured on either store.
+CREATE_BUDGET = 40
+DECIDE_BUDGET = 80
+READ_BUDGET = 12
+VIEW_BUDGET = 14
+
+
+@pytest.fixture
+async def world(ctx: AppContext, app: Any, client: httpx.AsyncClient) -> dict[str, Any]:
+    """A tenant with a maker, a checker, a live badge and EARN-BADGE routed back to this app in-process."""
+    tenant = await setup(ctx, customers=60)
+    await tenant.user("maker", "CanMakeRequest")
+    await tenant.user("checker", "CanCheckRequest")
+    await tenant.user("admin", "CanConfigureWorkflows")
+    ctx.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://testserver")
+    badge = await create_badge(client, tenant)
+    r = await client.put(
+        f"{WF}/config/EARN-BADGE",
+        headers=tenant.headers("admin"),
+        json={"allowedHosts": [FAKE_HOST], "hostRoutes": {FAKE_HOST: "http://testserver"}},
+    )
+    assert r.status_code == 200, r.text
+    return {"tenant": tenant, "badge": badge["id"]}
+
+
+def earn_request(tenant: Tenant, badge: str, customer: int, rid: str) -> dict[str, Any]:
+    return {
+        "entityInfo": ENTITY,
+        "payload": {
+            "IntouchAPITask-Payload": {
+                "hostname": FAKE_HOST,
+                "path": "/api_gateway/v1/badges/customer/earn",
+                "method": "POST",
+                "pathParams": {},
+                "body": {
+                    "triggeredBy": {"ownerType": "Loyalty", "referenceId": "626"},
+                    "customerId": customer,
+                    "requestId": rid,
+                    "badgeMetaId": badge,
+                },
+                "headers": {"Authorization": tenant.headers("writer")["Authorization"]},
+            }
+        },
+    }
+
+
+async def create(client: httpx.AsyncClient, world: dict[str, Any], n: int) -> str:
+    tenant = world["tenant"]
+    r = await client.post(
+        f"{WF}/EARN-BADGE", json=earn_request(tenant, world["badge"], n, f"rid-{n}"), headers=tenant.headers("maker")
+    )
+    assert r.status_code == 200, r.text
+    return str(r.json()["data"]["requestId"])
+
+
+async def counted(ctx: AppContext, call: Any) -> tuple[httpx.Response, Statements]:
+    with count_statements(ctx) as found:
+        response = await call
+    assert response.status_code == 200, response.text
+    return response, found
+
+
+async def test_list_and_inbox_cost_the_same_for_10_and_50_rows(
+    ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    for n in range(1, 51):
+        await create(client, world, n)
+    h = world["tenant"].headers("checker")
+    await client.get(f"{WF}/requests", params={"limit": 1}, headers=h)  # warm the Basic cache
+    for params in ({}, {"states": "AdminTask"}):
+        small, few = await counted(ctx, client.get(f"{WF}/requests", params={**params, "limit": 10}, headers=h))
+        large, many = await counted(ctx, client.get(f"{WF}/requests", params={**params, "limit": 50}, headers=h))
+        assert len(small.json()["data"]) == 10 and len(large.json()["data"]) == 50
+        assert few.count == many.count, f"10 rows:\n{few}\n50 rows:\n{many}"
+        assert many.count <= READ_BUDGET, str(many)
+
+
+async def test_get_costs_the_same_whatever_the_timeline(
+    ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    fresh, decided = await create(client, world, 1), await create(client, world, 2)
+    approve = {
+        "requestId": decided,
+        "actionName": "AdminTask",
+        "payload": {"AdminTask-Payload": {"actionDecision": "approved", "actionMessage": "ok"}},
+    }
+    r = await client.put(f"{WF}/EARN-BADGE", json=approve, headers=world["tenant"].headers("checker"))
+    assert r.json()["data"]["state"] == "approved", r.text
+    h = world["tenant"].headers("checker")
+    counts = []
+    for rid in (fresh, decided):
+        response, found = await counted(ctx, client.get(f"{WF}/requests/{rid}", params={"timeline": "true"}, headers=h))
+        counts.append(found.count)
+        assert found.count <= READ_BUDGET, str(found)
+    assert len(response.json()["data"]["timeline"]) >= 3
+    assert counts[0] == counts[1], counts
+
+
+async def test_create_and_decide_have_fixed_budgets(
+    ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    tenant = world["tenant"]
+    await create(client, world, 1)  # first create also starts the org's audit chain
+    for user in ("checker", "writer"):  # the first Basic call of a client verifies Argon2 (tested below)
+        assert (await client.get(f"{WF}/requests", headers=tenant.headers(user))).status_code in (200, 403)
+    creates, decides = [], []
+    for n in (2, 3):
+        body = earn_request(tenant, world["badge"], n, f"rid-{n}")
+        response, found = await counted(
+            ctx, client.post(f"{WF}/EARN-BADGE", json=body, headers=tenant.headers("maker"))
+        )
+        assert found.count <= CREATE_BUDGET, str(found)
+        creates.append(found.count)
+        decision = {
+            "requestId": response.json()["data"]["requestId"],
+            "actionName": "AdminTask",
+            "payload": {"AdminTask-Payload": {"actionDecision": "approved", "actionMessage": "ok"}},
+        }
+        decided, found = await counted(
+            ctx, client.put(f"{WF}/EARN-BADGE", json=decision, headers=tenant.headers("checker"))
+        )
+        assert decided.json()["data"]["state"] == "approved", decided.text
+        assert found.count <= DECIDE_BUDGET, str(found)
+        decides.append(found.count)
+    assert creates[0] == creates[1], creates
+    assert decides[0] == decides[1], decides
+
+
+async def test_customer_badge_view_does_not_grow_with_badges_or_earns(
+    ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    tenant = world["tenant"]
+    h = tenant.headers("writer")
+    one = world["badge"]
+    r = await client.post(f"{B}/customer/earn", json=earn_body(one, 1, "v-1"), headers=h)
+    assert r.status_code == 200, r.text
+    _, before = await counted(ctx, client.get(f"{B}/customer/1", headers=h))
+    for i in range(4):
+        badge = await create_badge(client, tenant, name=f"Badge {i}")
+        for c in (1, 2):
+            r = await client.post(f"{B}/customer/earn", json=earn_body(badge["id"], c, f"v-{i}-{c}"), headers=h)
+            assert r.status_code == 200, r.text
+    response, after = await counted(ctx, client.get(f"{B}/customer/1", headers=h))
+    assert str(response.json()["data"]).count("badgeMetaId") >= 5, response.text
+    assert before.count == after.count, f"1 badge:\n{before}\n5 badges:\n{after}"
+    assert after.count <= VIEW_BUDGET, str(after)
+
+
+async def test_repeated_basic_client_verifies_argon2_once(
+    client: httpx.AsyncClient, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[str] = []
+    original = security.verify_secret
+
+    def counting(secret: str, stored: str) -> bool:
+        calls.append(secret)
+        return original(secret, stored)
+
+    monkeypatch.setattr(security, "verify_secret", counting)
+    h = world["tenant"].headers("checker")
+    for _ in range(20):
+        r = await client.get(f"{WF}/requests", headers=h)
+        assert r.status_code == 200, r.text
+    assert len(calls) == 1, f"Argon2 ran {len(calls)} times for 20 requests of one client"
+    wrong = {**h, "Authorization": "Basic " + __import__("base64").b64encode(b"checker:nope").decode()}
+    assert (await client.get(f"{WF}/requests", headers=wrong)).status_code == 401
+    assert len(calls) == 2, "a wrong password must still be verified"

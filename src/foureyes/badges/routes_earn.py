@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Header
 
 from foureyes.badges.common import bool_arg
 from foureyes.badges.earn_service import BadgesService
+from foureyes.badges.revoke_service import RevokeService
 from foureyes.core.errors import envelope
 from foureyes.identity.deps import ApiCaller, Ctx, require
 
@@ -27,7 +28,7 @@ async def issue_bulk(ctx: Ctx, caller: ApiCaller, body: Any = Body(None), dryRun
 async def revoke_issue(ctx: Ctx, caller: ApiCaller, body: Any = Body(None)) -> dict[str, Any]:
     """Revoke customers' enrolments."""
     require(caller, WRITE)
-    return envelope(await BadgesService(ctx).revoke_issue(caller, body))
+    return envelope(await RevokeService(ctx).revoke_issue(caller, body))
 
 
 @router.post("/customer/earn")
@@ -57,11 +58,11 @@ async def revoke_earn(
 ) -> dict[str, Any]:
     """Revoke an earned badge."""
     require(caller, WRITE)
-    return envelope(await BadgesService(ctx).revoke_earn(caller, body, identifier=identifier))
+    return envelope(await RevokeService(ctx).revoke_earn(caller, body, identifier=identifier))
 
 
 @router.api_route("/import/customerBadges", methods=["PUT", "POST"])
 async def import_customer_badges(ctx: Ctx, caller: ApiCaller, body: Any = Body(None)) -> list[dict[str, Any]]:
     """Import historical earned badges (one envelope per row)."""
     require(caller, WRITE)
-    return await BadgesService(ctx).import_earned(caller, body)
+    return await RevokeService(ctx).import_earned(caller, body)

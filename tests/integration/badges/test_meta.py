@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import httpx
 
@@ -15,7 +16,7 @@ async def test_create_validation_codes(client: httpx.AsyncClient, ctx: AppContex
     h = t.headers("writer")
     now = int(time.time())
 
-    async def create(**over: object) -> httpx.Response:
+    async def create(**over: Any) -> httpx.Response:
         return await client.post(f"{B}/badgeMeta", json=meta_body(**over), headers=h)
 
     assert codes(await create(startOn=now - 3 * DAY)) == [722]

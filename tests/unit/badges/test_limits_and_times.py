@@ -6,7 +6,8 @@ from datetime import datetime
 
 import pytest
 
-from foureyes.badges import limits, times
+import foureyes.badges.limits as limits
+import foureyes.badges.times as times
 from foureyes.badges.rules import status_of
 from foureyes.core.errors import AppError
 

@@ -20,7 +20,7 @@ from foureyes.core.clock import utcnow
 from foureyes.core.context import AppContext
 from foureyes.core.dialect import lock_for_update
 from foureyes.core.logging import get_logger
-from foureyes.workflows.models import APPROVED, EXECUTING, FAILED, ExecutionJob, WorkflowRequest
+from foureyes.workflows.models import APPROVED, EXECUTING, FAILED, PENDING, ExecutionJob, WorkflowRequest
 from foureyes.workflows.repository import WorkflowRepository
 from foureyes.workflows.transitions import announce, config_for, note
 from foureyes.workflows.types import TYPES
@@ -229,7 +229,10 @@ class Executor:
             await s.refresh(row)
             await note(repo, row, new_state, "system:executor", {"reason": attempt.verdict.reason})
             config = await config_for(repo, row, settings.own_base_url)
-            await announce(repo, row, config, previous_state=EXECUTING, checker_id=row.checker_id)
+            last = row.approvals[-1] if row.approvals else {}
+            await announce(
+                repo, row, config, previous_state=PENDING, comment=last.get("message"), checker_id=row.checker_id
+            )
 
 
 def _body_of(response: httpx.Response) -> Any:

@@ -107,7 +107,8 @@ class WorkflowService:
                 {"autoApproved": auto, "configRevision": revision, "source": body.source},
             )
             stored_config = await config_for(repo, row, self.ctx.settings.own_base_url)
-            await announce(repo, row, stored_config, previous_state=None)
+            if not auto:  # an auto-approved request is announced once, with its outcome (executor)
+                await announce(repo, row, stored_config, previous_state=None)
             if auto:
                 job_id = await self._enqueue(repo, row, rtype)
         self.ctx.metrics.requests_created.labels(rtype.name).inc()
@@ -166,7 +167,9 @@ class WorkflowService:
                     "approvals": len(row.approvals),
                 },
             )
-            if row.state != PENDING:
+            # An approval is announced by the executor once the outcome is known: the documented events go
+            # AdminTask → approved|failed, with the checker's comment; IntouchAPITask is never announced.
+            if row.state == REJECTED:
                 await announce(
                     repo,
                     row,

@@ -1,0 +1,151 @@
+"""Request resources → words people read: the call in plain terms, the dry run, the timeline, the outcome."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+from urllib.parse import urlencode
+
+STATE_LABELS = {
+    "AdminTask": "Pending approval",
+    "IntouchAPITask": "Approved · executing",
+    "approved": "Approved and executed",
+    "rejected": "Rejected",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "expired": "Expired",
+}
+EVENT_LABELS = {
+    "created": "Raised",
+    "decision": "Decision",
+    "attempt": "Execution attempt",
+    "approved": "Executed successfully",
+    "failed": "Execution failed",
+    "cancelled": "Cancelled by the maker",
+    "expired": "Expired without a decision",
+}
+
+
+def state_label(state: str) -> str:
+    return STATE_LABELS.get(state, state)
+
+
+def humanize(key: str) -> str:
+    """camelCase / snake_case → 'Camel case'."""
+    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key).replace("_", " ").strip()
+    return words[:1].upper() + words[1:].lower() if words else key
+
+
+def pretty(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False, sort_keys=False, default=str)
+
+
+def _scalar(value: Any) -> str:
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if value is None:
+        return "—"
+    return str(value)
+
+
+def describe_value(value: Any, prefix: str = "", depth: int = 0) -> list[str]:
+    """Any JSON structure as 'Key: value' lines (nested keys joined), bounded so a huge body stays readable."""
+    lines: list[str] = []
+    if depth > 4:
+        return [f"{prefix}: …"] if prefix else ["…"]
+    if isinstance(value, dict):
+        for key, item in list(value.items())[:40]:
+            label = f"{prefix} › {humanize(str(key))}" if prefix else humanize(str(key))
+            lines.extend(describe_value(item, label, depth + 1))
+    elif isinstance(value, list):
+        if all(not isinstance(v, dict | list) for v in value):
+            lines.append(f"{prefix}: {', '.join(_scalar(v) for v in value[:50]) or 'none'}")
+        else:
+            for i, item in enumerate(value[:20], 1):
+                lines.extend(describe_value(item, f"{prefix} #{i}" if prefix else f"#{i}", depth + 1))
+    else:
+        lines.append(f"{prefix}: {_scalar(value)}" if prefix else _scalar(value))
+    return lines
+
+
+def describe_dry_run(dry: Any) -> list[str]:
+    """The dry run in words: a sentence the producer wrote when there is one, else its fields."""
+    if dry is None:
+        return []
+    if isinstance(dry, str):
+        return [dry]
+    if isinstance(dry, dict):
+        for key in ("summary", "message", "description", "text"):
+            if isinstance(dry.get(key), str) and dry[key]:
+                rest = {k: v for k, v in dry.items() if k != key}
+                return [dry[key], *describe_value(rest)]
+        if {"customerId", "currentLabel", "newLabel"} <= dry.keys():
+            return [
+                f"Customer {dry['customerId']} is {dry['currentLabel'] or 'without a status'} now; "
+                f"approving sets the status to {dry['newLabel']}."
+            ]
+    return describe_value(dry)
+
+
+def call_url(task: dict[str, Any]) -> str:
+    query = {k: v for k, v in (task.get("queryParams") or {}).items() if v is not None}
+    url = f"{str(task.get('hostname', '')).rstrip('/')}{task.get('path', '')}"
+    return f"{url}?{urlencode(query)}" if query else url
+
+
+def summary(request_type: str, task: dict[str, Any]) -> str:
+    """One sentence saying what approving the request will do."""
+    raw_body = task.get("body")
+    body: dict[str, Any] = raw_body if isinstance(raw_body, dict) else {}
+    query: dict[str, Any] = task.get("queryParams") or {}
+    kind = request_type.upper()
+    raw_trig = body.get("triggeredBy")
+    trig: dict[str, Any] = raw_trig if isinstance(raw_trig, dict) else {}
+    by = f", on behalf of {trig.get('ownerType')} {trig.get('referenceId')}" if trig else ""
+    if kind == "EARN-BADGE":
+        return f"Customer {body.get('customerId')} earns badge {body.get('badgeMetaId')}{by}."
+    if kind == "ISSUE-BADGE":
+        customers = body.get("customers")
+        listed = ", ".join(str(c) for c in customers[:20]) if isinstance(customers, list) else str(customers)
+        return f"Badge {body.get('badgeMetaId')} is issued to customer(s) {listed}{by}."
+    if kind == "CUSTOMER-STATUS-CHANGE":
+        return (
+            f"The customer with {query.get('identifierName')} {query.get('identifierValue')} gets the status "
+            f"{body.get('label')!r} (reason: {body.get('reason')})."
+        )
+    return f"{task.get('method')} {task.get('path')} is called on {task.get('hostname')}."
+
+
+def describe_event(event: dict[str, Any]) -> dict[str, Any]:
+    data = event.get("data") or {}
+    kind = str(event.get("kind", ""))
+    label = EVENT_LABELS.get(kind, humanize(kind))
+    if kind == "decision" and isinstance(data, dict):
+        label = f"{humanize(str(data.get('decision', 'decision')))}"
+        text = [f"Message: {data['message']}"] if data.get("message") else []
+    else:
+        text = describe_value(data) if data else []
+    return {"at": event.get("at"), "label": label, "actor": _actor(str(event.get("actor", ""))), "lines": text}
+
+
+def _actor(actor: str) -> str:
+    kind, _, ident = actor.partition(":")
+    if kind == "system":
+        return f"system ({ident})"
+    return f"{kind} #{ident}" if ident else actor
+
+
+def outcome(resource: dict[str, Any]) -> dict[str, Any] | None:
+    output = resource.get("details", {}).get("IntouchAPITask_Output")
+    reason = resource.get("failureReason")
+    if output is None and reason is None:
+        return None
+    out: dict[str, Any] = {"reason": reason, "status": None, "body": None, "lines": []}
+    if isinstance(output, dict):
+        out["status"] = output.get("status")
+        body = output.get("body")
+        out["body"] = pretty(body) if body is not None else None
+        if isinstance(body, dict) and isinstance(body.get("data"), dict | list):
+            out["lines"] = describe_value(body["data"])[:30]
+    return out

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from foureyes.cli.badges import badges_app
 from foureyes.cli.common import run_with_ctx
 from foureyes.cli.identity import client_app, org_app, unit_app, user_app
 from foureyes.cli.seed import export, seed
@@ -22,6 +23,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(unit_app, name="unit")
 app.add_typer(user_app, name="user")
 app.add_typer(client_app, name="client")
+app.add_typer(badges_app, name="badges")
 app.command()(seed)
 app.command()(export)
 

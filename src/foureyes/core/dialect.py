@@ -31,6 +31,14 @@ def lock_for_update(stmt: Select[Any], session: AsyncSession, *, skip_locked: bo
     return stmt
 
 
+def lock_for_no_key_update(stmt: Select[Any], session: AsyncSession) -> Select[Any]:
+    """`FOR NO KEY UPDATE` on PostgreSQL: serialises writers that lock the row while leaving inserts of rows
+    referencing it by foreign key (which take KEY SHARE) unblocked. SQLite: no lock needed (single writer)."""
+    if is_postgres(session):
+        return stmt.with_for_update(key_share=True)
+    return stmt
+
+
 async def claim_rows(
     session: AsyncSession,
     model: Any,

@@ -8,8 +8,9 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foureyes.core.dialect import insert_ignore
+from foureyes.core.dialect import insert_ignore, lock_for_no_key_update
 from foureyes.customers.models import Customer, CustomerIdempotencyKey, CustomerStatusChange
+from foureyes.identity.models import Org
 
 # The wire names of identifiers (query parameters and X-CAP-CUSTOMER-IDENTIFIER) → columns.
 IDENTIFIER_COLUMNS = {
@@ -58,6 +59,10 @@ class CustomerRepository:
                 .order_by(CustomerStatusChange.at, CustomerStatusChange.id)
             )
         ).all()
+
+    async def lock_org_creates(self, org_id: int) -> None:
+        """Serialise customer creation within one org (PostgreSQL), so `next_id` cannot hand one id out twice."""
+        await self.s.execute(lock_for_no_key_update(select(Org.id).where(Org.id == org_id), self.s))
 
     async def next_id(self, org_id: int) -> int:
         """The next server-assigned id: one past the org's highest (explicit ids may leave gaps)."""

@@ -30,8 +30,8 @@ class CustomerService:
     async def create(self, principal: Principal, body: CustomerCreate) -> dict[str, Any]:
         """Create a customer in the caller's org; duplicates of id or identifier answer 409."""
         _require(principal, WRITE)
-        # A concurrent create can win the id or an identifier between our check and our insert (PostgreSQL);
-        # the unique constraints catch it and the retry reports the clash properly.
+        # Creates in one org are serialised by a row lock, so checks and id assignment see every earlier
+        # create; the unique constraints remain the backstop, and a retry then reports the clash properly.
         for attempt in range(CREATE_ATTEMPTS):
             try:
                 return await self._create_once(principal, body)
@@ -45,6 +45,7 @@ class CustomerService:
         now = self.ctx.clock.now()
         async with self.ctx.db.write() as session:
             repo = CustomerRepository(session)
+            await repo.lock_org_creates(org)
             if body.id is not None and await repo.exists(org, body.id):
                 raise Conflict(1031, f"A customer with id {body.id} already exists", "id")
             taken = await repo.clashes(org, body.identifiers())

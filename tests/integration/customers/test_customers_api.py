@@ -272,3 +272,16 @@ async def test_orgs_are_isolated(client: httpx.AsyncClient, tenant: Tenant, ctx:
         "/v2/customers/lookup", params=lookup_params("mobile", "918888888888"), headers=other.headers("other-admin")
     )
     assert unknown.status_code == 404
+
+
+async def test_concurrent_creates_get_distinct_ids(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    results = await asyncio.gather(*(create(client, tenant, mobile=f"91700000000{i}") for i in range(8)))
+    assert [r.status_code for r in results] == [200] * 8, [r.text for r in results]
+    assert len({r.json()["data"]["id"] for r in results}) == 8
+
+
+async def test_concurrent_duplicate_identifier_answers_one_winner(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    results = await asyncio.gather(*(create(client, tenant, email="same@demo.test") for _ in range(6)))
+    codes = sorted(r.status_code for r in results)
+    assert codes == [200] + [409] * 5, [r.text for r in results]
+    assert all(r.json()["errors"][0]["code"] == 1030 for r in results if r.status_code == 409)

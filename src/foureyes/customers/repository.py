@@ -51,14 +51,17 @@ class CustomerRepository:
             return None
         return await self.s.scalar(select(Customer).where(Customer.org_id == org_id, column == value))
 
-    async def status_history(self, org_id: int, customer_id: int) -> Sequence[CustomerStatusChange]:
-        return (
+    async def status_history(self, org_id: int, customer_id: int, limit: int = 100) -> Sequence[CustomerStatusChange]:
+        """The customer's most recent `limit` status changes, oldest first."""
+        rows = (
             await self.s.scalars(
                 select(CustomerStatusChange)
                 .where(CustomerStatusChange.org_id == org_id, CustomerStatusChange.customer_id == customer_id)
-                .order_by(CustomerStatusChange.at, CustomerStatusChange.id)
+                .order_by(CustomerStatusChange.at.desc(), CustomerStatusChange.id.desc())
+                .limit(limit)
             )
         ).all()
+        return list(reversed(rows))
 
     async def lock_org_creates(self, org_id: int) -> None:
         """Serialise customer creation within one org (PostgreSQL), so `next_id` cannot hand one id out twice."""

@@ -285,3 +285,23 @@ async def test_concurrent_duplicate_identifier_answers_one_winner(client: httpx.
     codes = sorted(r.status_code for r in results)
     assert codes == [200] + [409] * 5, [r.text for r in results]
     assert all(r.json()["errors"][0]["code"] == 1030 for r in results if r.status_code == 409)
+
+
+async def test_history_is_oldest_first(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    await create(client, tenant, id=9, mobile="919999999999")
+    params = status_params("mobile", "919999999999")
+    for label in ("Suspended", "Active", "Blocked"):
+        res = await client.put(
+            STATUS, params=params, json={"reason": label, "label": label}, headers=tenant.headers("admin")
+        )
+        assert res.status_code == 200
+    seen = await client.get(
+        "/v2/customers/lookup", params=lookup_params("mobile", "919999999999"), headers=tenant.headers("admin")
+    )
+    history = seen.json()["data"]["statusHistory"]
+    assert [(h["oldLabel"], h["newLabel"]) for h in history] == [
+        ("Active", "Suspended"),
+        ("Suspended", "Active"),
+        ("Active", "Blocked"),
+    ]
+    assert seen.json()["data"]["status"]["label"] == "Blocked"

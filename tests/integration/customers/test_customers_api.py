@@ -305,3 +305,15 @@ async def test_history_is_oldest_first(client: httpx.AsyncClient, tenant: Tenant
         ("Active", "Blocked"),
     ]
     assert seen.json()["data"]["status"]["label"] == "Blocked"
+
+
+async def test_bad_identifier_value_and_key_are_400_1033(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    await create(client, tenant, id=9, mobile="919999999999")
+    admin = tenant.headers("admin")
+    empty = await client.get("/v2/customers/lookup", params=lookup_params("mobile", "  "), headers=admin)
+    assert (empty.status_code, empty.json()["errors"][0]["code"]) == (400, 1033)
+    long_key = tenant.headers("admin", **{"Idempotency-Key": "k" * 201})
+    res = await client.put(
+        STATUS, params=status_params("mobile", "919999999999"), json={"reason": "r", "label": "X"}, headers=long_key
+    )
+    assert (res.status_code, res.json()["errors"][0]["code"]) == (400, 1033)

@@ -196,3 +196,22 @@ async def test_loop_delivers_and_stops_gracefully(ctx: AppContext, tenant: Tenan
     await asyncio.wait_for(task, timeout=5)
     assert len(receiver.requests) == 1
     assert [d.status for d in await deliveries(ctx)] == ["delivered"]
+
+
+async def test_pending_delivery_survives_a_restart(
+    ctx: AppContext, tenant: Tenant, receiver: Receiver, clock: FrozenClock
+) -> None:
+    receiver.statuses.append(500)
+    await enqueue(ctx, receiver.url)
+    assert await deliver_due(ctx) == 1  # fails once, stays pending
+    await ctx.close()
+    restarted = AppContext.build(ctx.settings, clock=FrozenClock(clock.now() + timedelta(hours=1)))
+    try:
+        assert await deliver_due(restarted) == 1
+        rows = await deliveries(restarted)
+    finally:
+        await restarted.close()
+    assert [(r.status, r.attempts) for r in rows] == [("delivered", 2)]
+    got = receiver.requests[-1]
+    expected = "sha256=" + hmac.new(SECRET.encode(), got.body, hashlib.sha256).hexdigest()
+    assert got.headers["x-foureyes-signature"] == expected  # the secret still opens after the restart

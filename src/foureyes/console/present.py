@@ -80,12 +80,55 @@ def describe_dry_run(dry: Any) -> list[str]:
             if isinstance(dry.get(key), str) and dry[key]:
                 rest = {k: v for k, v in dry.items() if k != key}
                 return [dry[key], *describe_value(rest)]
+        if "limits" in dry or "issuedBadges" in dry:
+            return badge_dry_run(dry)
         if {"customerId", "currentLabel", "newLabel"} <= dry.keys():
             return [
                 f"Customer {dry['customerId']} is {dry['currentLabel'] or 'without a status'} now; "
                 f"approving sets the status to {dry['newLabel']}."
             ]
     return describe_value(dry)
+
+
+def _period(limit: dict[str, Any]) -> str:
+    unit = str(limit.get("unit") or "").lower().rstrip("s")
+    amount = limit.get("value") or 1
+    span = unit if amount == 1 else f"{amount} {unit}s"
+    if limit.get("constraintType") == "FIXED_WINDOW" and unit:
+        return f"this {span}" if amount == 1 else f"in the current {span} window"
+    if limit.get("constraintType") == "ROLLING_WINDOW" and unit:
+        return f"in the last {span}"
+    return "in total"
+
+
+def limit_sentence(limit: dict[str, Any]) -> str:
+    """'customer holds 1 of 2 allowed this week' (or 'all customers hold …' for a badge-wide limit)."""
+    who = "customer holds" if limit.get("constraintLevel") == "CUSTOMER" else "all customers together hold"
+    text = f"{who} {limit.get('currentEarnCount')} of {limit.get('maxEarnLimit')} allowed {_period(limit)}"
+    return text + (" — limit reached" if limit.get("exhausted") else "")
+
+
+def badge_dry_run(dry: dict[str, Any]) -> list[str]:
+    """The badges dry run (earn or issue) as sentences."""
+    status = dry.get("badgeStatus")
+    state = f"badge is {status}" + ("" if dry.get("active", True) else " but deactivated") if status else ""
+    lines: list[str] = []
+    if "limits" in dry:
+        parts = [limit_sentence(lim) for lim in dry.get("limits") or []] or ["no earn limits"]
+        would = dry.get("wouldEarn", True)
+        head = f"Customer {dry.get('customerId')} {'can' if would else 'cannot'} earn it now"
+        lines.append("; ".join([head, *parts, state]).strip("; ") + ".")
+        if dry.get("expiresOnISO") or dry.get("expiresOn"):
+            lines.append(f"The earned badge would expire on {dry.get('expiresOnISO') or dry.get('expiresOn')}.")
+    for item in dry.get("issuedBadges") or []:
+        error = item.get("error")
+        if error:
+            lines.append(f"Customer {item.get('customerId')}: cannot be enrolled — {error.get('message')}")
+        else:
+            lines.append(f"Customer {item.get('customerId')}: would be enrolled.")
+    if "issuedBadges" in dry and state:
+        lines.append(state[:1].upper() + state[1:] + ".")
+    return lines
 
 
 def call_url(task: dict[str, Any]) -> str:

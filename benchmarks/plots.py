@@ -1,0 +1,79 @@
+"""PNG plots of benchmark results (matplotlib, Agg backend: no display needed).
+
+python -m benchmarks.plots   # redraw every plot from benchmarks/results/*.json into docs/perf/
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from benchmarks.common import RESULTS, ROOT
+
+PERF = ROOT / "docs" / "perf"
+
+
+def rss_plot(result: Path, png: Path) -> Path:
+    data = json.loads(result.read_text())
+    samples = data["figures"]["rss_samples"]
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.plot([s["t"] for s in samples], [s["rss_mib"] for s in samples], marker="o")
+    ax.set_xlabel("seconds into the run")
+    ax.set_ylabel("server RSS (MiB)")
+    ax.set_ylim(bottom=0)
+    f = data["figures"]
+    ax.set_title(
+        f"e2e on {data['store']}: RSS every {data['params']['rss_every']:.0f} s, "
+        f"{f['workflows']} workflows, {f['workflows_per_second']}/s"
+    )
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
+
+
+def list_curve(results: list[Path], png: Path) -> Path:
+    """p95 per page against stored requests, one line per (store, query)."""
+    fig, ax = plt.subplots(figsize=(7.5, 4))
+    for result in results:
+        data = json.loads(result.read_text())
+        sizes = data["figures"]["sizes"]
+        names = list(sizes[0]["queries"]) if sizes else []
+        for name in names:
+            xs = [s["rows"] for s in sizes]
+            ys = [s["queries"][name]["p95_ms"] for s in sizes]
+            ax.plot(xs, ys, marker="o", label=f"{data['store']}: {name}")
+    ax.axhline(20, color="red", linestyle="--", linewidth=1, label="target p95 20 ms")
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_xlabel("stored requests")
+    ax.set_ylabel("p95 per page over HTTP (ms)")
+    ax.set_title("List API and checker inbox: cost as the store grows")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
+
+
+def main() -> None:
+    for store in ("sqlite", "postgresql"):
+        e2e = RESULTS / f"e2e-{store}.json"
+        if e2e.exists():
+            print(rss_plot(e2e, PERF / f"e2e-rss-{store}.png"))
+    lists = sorted(RESULTS.glob("list-*.json"))
+    if lists:
+        print(list_curve(lists, PERF / "list-cost-curve.png"))
+
+
+if __name__ == "__main__":
+    main()

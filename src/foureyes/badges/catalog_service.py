@@ -9,7 +9,7 @@ from foureyes.badges import times
 from foureyes.badges.common import bool_arg, order_arg, page_args, pagination, who
 from foureyes.badges.models import BadgeCustomField, BadgeGroup
 from foureyes.badges.repository import BadgeRepository
-from foureyes.badges.rules import bad, fail, not_found
+from foureyes.badges.rules import bad, fail, not_found, reject_nul
 from foureyes.core.context import AppContext
 from foureyes.core.ids import object_id
 from foureyes.identity.principal import Principal
@@ -33,10 +33,11 @@ def field_wire(f: BadgeCustomField) -> dict[str, Any]:
 def _group_body(body: Any) -> tuple[str, int]:
     if not isinstance(body, dict):
         raise bad("The body must be a JSON object")
+    reject_nul(body)
     name, rank = body.get("name"), body.get("rank")
-    if not isinstance(name, str) or not name.strip():
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise fail(735, "name")
-    if isinstance(rank, bool) or not isinstance(rank, int):
+    if isinstance(rank, bool) or not isinstance(rank, int) or abs(rank) > 10**9:
         raise fail(732, "rank")
     return name, rank
 
@@ -44,9 +45,10 @@ def _group_body(body: Any) -> tuple[str, int]:
 def _field_body(body: Any, *, update: bool) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise bad("The body must be a JSON object")
+    reject_nul(body)
     name = body.get("name")
-    if not isinstance(name, str) or not name.strip():
-        raise bad("name is required", "name")
+    if not isinstance(name, str) or not name.strip() or len(name) > 255:
+        raise bad("name is required (at most 255 characters)", "name")
     dtype = body.get("dataType")
     if dtype in (None, ""):
         raise fail(741, "dataType")
@@ -56,7 +58,7 @@ def _field_body(body: Any, *, update: bool) -> dict[str, Any]:
     default = body.get("defaultValue")
     if default is not None and not isinstance(default, str | int | float | bool):
         raise bad("defaultValue must be a scalar", "defaultValue")
-    default = None if default is None else str(default)
+    default = None if default is None else str(default)[:1000]
     if mandatory and default in (None, ""):
         raise fail(742, "defaultValue")
     if dtype == "INTEGER" and default not in (None, ""):

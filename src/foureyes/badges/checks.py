@@ -9,7 +9,7 @@ from typing import Any
 from foureyes.badges import limits, times
 from foureyes.badges.models import BadgeMeta
 from foureyes.badges.repository import BadgeRepository
-from foureyes.badges.rules import as_int, bad, fail, owner_type
+from foureyes.badges.rules import as_int, bad, fail, owner_type, reject_nul
 from foureyes.badges.rules import status_of as status_of_dates
 from foureyes.core.errors import AppError
 from foureyes.customers.repository import CustomerRepository, identifier_column
@@ -34,7 +34,7 @@ def trigger(body: dict[str, Any]) -> Trigger:
     ref = raw.get("referenceId")
     if isinstance(ref, int) and not isinstance(ref, bool):
         ref = str(ref)
-    if not isinstance(ref, str) or not ref.strip():
+    if not isinstance(ref, str) or not ref.strip() or len(ref) > 255:
         raise fail(717, "triggeredBy.referenceId")
     return Trigger(owner_type(raw["ownerType"], reference="triggeredBy.ownerType"), ref)
 
@@ -66,6 +66,7 @@ def event_date(body: dict[str, Any], names: tuple[str, ...], now: datetime) -> d
 async def customer(session: Any, org: int, raw: Any, identifier: str | None, reference: str) -> int:
     """Resolve a customer id (or, with X-CAP-CUSTOMER-IDENTIFIER, an identifier value); 1026 if unknown."""
     customers = CustomerRepository(session)
+    reject_nul(raw, reference)
     if identifier and identifier.strip().lower() not in ("", "id", "customerid"):
         if identifier_column(identifier) is None:
             raise fail(1028, "X-CAP-CUSTOMER-IDENTIFIER")

@@ -24,8 +24,8 @@ def page_args(page: Any, size: Any, *, default_size: int = 10, max_size: int = 1
         s = int(size) if size not in (None, "") else default_size
     except (TypeError, ValueError):
         raise bad("page and size must be integers", "page") from None
-    if p < 0 or s < 1:
-        raise bad("page must be >= 0 and size >= 1", "page")
+    if not 0 <= p <= 10**6 or s < 1:
+        raise bad("page must be 0..1000000 and size >= 1", "page")
     return p, min(s, max_size)
 
 

@@ -33,7 +33,7 @@ from foureyes.badges.checks import Trigger
 from foureyes.badges.common import who
 from foureyes.badges.models import BadgeEarn, BadgeIssue, BadgeMeta
 from foureyes.badges.repository import BadgeRepository
-from foureyes.badges.rules import bad, customer_status, fail, not_found
+from foureyes.badges.rules import bad, customer_status, fail, not_found, reject_nul
 from foureyes.badges.schemas import expiry_at
 from foureyes.core.context import AppContext
 from foureyes.core.errors import AppError
@@ -83,6 +83,7 @@ class BadgesService:
         org, actor = who(caller)
         if not isinstance(body, dict):
             raise bad("The body must be a JSON object")
+        reject_nul(body)
         if body.get("customerId") in (None, ""):
             raise fail(812, "customerId")
         rid = checks.request_id(body, required=True)
@@ -193,6 +194,7 @@ class BadgesService:
         org, actor = who(caller)
         if not isinstance(body, dict):
             raise bad("The body must be a JSON object")
+        reject_nul(body)
         ids = id_list(body.get("customerIds"), "customerIds")
         rid = checks.request_id(body, required=False)
         trig = checks.trigger(body)
@@ -247,6 +249,7 @@ class BadgesService:
         org, actor = who(caller)
         if not isinstance(body, dict):
             raise bad("The body must be a JSON object")
+        reject_nul(body)
         raw_ids = body.get("customers")
         ids = id_list([raw_ids] if isinstance(raw_ids, int | str) else raw_ids, "customers")
         rid = checks.request_id(body, required=False)

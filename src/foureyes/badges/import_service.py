@@ -17,7 +17,7 @@ from foureyes.audit.service import record
 from foureyes.badges import times
 from foureyes.badges.models import BadgeEarn
 from foureyes.badges.repository import BadgeRepository
-from foureyes.badges.rules import as_int, bad, fail
+from foureyes.badges.rules import as_int, bad, fail, reject_nul
 from foureyes.core.context import AppContext
 from foureyes.core.errors import AppError
 from foureyes.core.ids import object_id
@@ -86,6 +86,7 @@ async def _apply(
 ) -> None:  # fmt: skip
     if "__invalid__" in row:
         raise bad(f"not a JSON object: {row['__invalid__']}")
+    reject_nul(row)
     if row.get("customerId") in (None, ""):
         raise fail(812, "customerId")
     cid = as_int(row["customerId"], "customerId")

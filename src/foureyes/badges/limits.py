@@ -36,6 +36,7 @@ ROLLING_PAIRS: tuple[tuple[str, str, str], ...] = (
     ("maxEarnForMonths", "rollForMonths", "MONTHS"),
 )
 MAX_CYCLES = 5000
+MAX_PERIODS = 1200  # 100 years of months: keeps every window inside datetime's range
 
 
 @dataclass(frozen=True)
@@ -102,12 +103,12 @@ def cycles(limit: Limit, badge_start: datetime, until: datetime) -> list[tuple[i
     return out
 
 
-def _pos_int(c: dict[str, Any], key: str, ref: str, default: int | None = None) -> int:
+def _pos_int(c: dict[str, Any], key: str, ref: str, default: int | None = None, top: int = 10**9) -> int:
     value = c.get(key, default)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and value.strip().isdigit() and len(value.strip()) < 12:
         value = int(value)
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise fail(727, f"{ref}.{key}", f"{key} must be a positive integer")
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= top:
+        raise fail(727, f"{ref}.{key}", f"{key} must be an integer from 1 to {top}")
     return value
 
 
@@ -159,16 +160,20 @@ def limits_of(c: dict[str, Any], level: str, ref: str = "constraint") -> list[Li
         return [Limit(level, kind, _pos_int(c, "maxEarnLimit", ref))]
     if kind == "FIXED_WINDOW":
         unit = _unit(c.get("durationType"), f"{ref}.durationType")
-        amount = _pos_int(c, "refreshRate", ref, default=1)
+        amount = _pos_int(c, "refreshRate", ref, default=1, top=MAX_PERIODS)
         day = _start_day(c.get("startDayOfTheWeek"), ref)
         return [Limit(level, kind, _pos_int(c, "maxEarnLimit", ref), unit, amount, day, c.get("referenceId"))]
     found = []
     for max_key, roll_key, unit in ROLLING_PAIRS:
         if c.get(max_key) is not None or c.get(roll_key) is not None:
-            found.append(Limit(level, kind, _pos_int(c, max_key, ref), unit, _pos_int(c, roll_key, ref)))
+            found.append(
+                Limit(level, kind, _pos_int(c, max_key, ref), unit, _pos_int(c, roll_key, ref, top=MAX_PERIODS))
+            )
     if c.get("rollType") is not None or not found:
         unit = _unit(c.get("rollType"), f"{ref}.rollType")
-        found.append(Limit(level, kind, _pos_int(c, "maxEarnLimit", ref), unit, _pos_int(c, "rollValue", ref)))
+        found.append(
+            Limit(level, kind, _pos_int(c, "maxEarnLimit", ref), unit, _pos_int(c, "rollValue", ref, top=MAX_PERIODS))
+        )
     return found
 
 

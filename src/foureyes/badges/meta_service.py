@@ -12,7 +12,16 @@ from foureyes.badges import limits, times
 from foureyes.badges.common import bool_arg, order_arg, page_args, pagination, who
 from foureyes.badges.models import BadgeClaim, BadgeMeta
 from foureyes.badges.repository import BadgeRepository
-from foureyes.badges.rules import EARN_TYPES, bad, fail, not_found, owner_type, parse_status_filter, status_of
+from foureyes.badges.rules import (
+    EARN_TYPES,
+    bad,
+    fail,
+    not_found,
+    owner_type,
+    parse_status_filter,
+    reject_nul,
+    status_of,
+)
 from foureyes.badges.schemas import MetaInput, meta_wire, parse_meta
 from foureyes.core.context import AppContext
 from foureyes.core.ids import object_id
@@ -135,6 +144,7 @@ class MetaService:
         org, actor = who(caller)
         if not isinstance(body, dict):
             raise bad("The body must be a JSON object")
+        reject_nul(body)
         if body.get("ownerType") in (None, ""):
             raise fail(716, "ownerType")
         ref = body.get("referenceId")
@@ -187,6 +197,7 @@ class MetaService:
     async def list(self, caller: Principal | int, q: dict[str, Any]) -> dict[str, Any]:
         """The org's badges with the documented filters, paginated."""
         org, _ = who(caller)
+        reject_nul(q, "query")
         now = self.ctx.clock.now()
         page, size = page_args(q.get("page"), q.get("size") or q.get("limit"))
         filters: list[Any] = []

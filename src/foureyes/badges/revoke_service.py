@@ -12,7 +12,7 @@ from foureyes.badges.common import who
 from foureyes.badges.earn_service import MAX_BULK, id_list
 from foureyes.badges.models import BadgeEarn, BadgeMeta
 from foureyes.badges.repository import BadgeRepository
-from foureyes.badges.rules import bad, fail, item, not_found
+from foureyes.badges.rules import bad, fail, item, not_found, reject_nul
 from foureyes.core.context import AppContext
 from foureyes.core.errors import AppError
 from foureyes.core.ids import object_id
@@ -36,6 +36,7 @@ class RevokeService:
         org, actor = who(caller)
         if not isinstance(body, dict):
             raise bad("The body must be a JSON object")
+        reject_nul(body)
         pairs: list[tuple[Any, Any]] = []
         if body.get("revokeIssuals"):
             raw = body["revokeIssuals"]
@@ -86,6 +87,7 @@ class RevokeService:
         org, actor = who(caller)
         if not isinstance(body, dict):
             raise bad("The body must be a JSON object")
+        reject_nul(body)
         if body.get("customerId") in (None, ""):
             raise fail(812, "customerId")
         async with self.ctx.db.write() as s:
@@ -107,6 +109,7 @@ class RevokeService:
         org, actor = who(caller)
         if not isinstance(body, list):
             raise bad("The body must be a JSON array")
+        reject_nul(body)
         if len(body) > MAX_BULK:
             raise bad(f"At most {MAX_BULK} rows per call", "body")
         batch = str(uuid.uuid4())

@@ -125,14 +125,34 @@ def parse_status_filter(raw: str | None) -> set[str]:
     return out
 
 
+MAX_ID = 2**63 - 1
+
+
 def as_int(value: Any, reference: str) -> int:
     """A customer id: a JSON number or a numeric string (the documented example sends a string)."""
-    if isinstance(value, bool):
-        raise bad(f"{reference} must be a number", reference)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
-        return int(value.strip())
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    raise bad(f"{reference} must be a number", reference)
+    out: int | None = None
+    if isinstance(value, int) and not isinstance(value, bool):
+        out = value
+    elif isinstance(value, str) and value.strip().isdigit() and len(value.strip()) <= 19:
+        out = int(value.strip())
+    elif isinstance(value, float) and value.is_integer() and abs(value) <= MAX_ID:
+        out = int(value)
+    if out is None or not 0 < out <= MAX_ID:
+        raise bad(f"{reference} must be a positive number", reference)
+    return out
+
+
+def reject_nul(value: Any, reference: str = "body", depth: int = 0) -> None:
+    """Refuse NUL characters anywhere in a body (PostgreSQL text cannot hold them) and absurd nesting."""
+    if depth > 32:
+        raise bad("The body is nested too deeply", reference)
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise bad("Text may not contain NUL characters", reference)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            reject_nul(k, reference, depth + 1)
+            reject_nul(v, f"{reference}.{k}" if reference != "body" else str(k), depth + 1)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            reject_nul(v, f"{reference}[{i}]", depth + 1)

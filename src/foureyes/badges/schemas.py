@@ -8,9 +8,10 @@ from typing import Any
 
 from foureyes.badges import limits, times
 from foureyes.badges.models import BadgeClaim, BadgeMeta
-from foureyes.badges.rules import EARN_TYPES, bad, fail, owner_type, status_of
+from foureyes.badges.rules import EARN_TYPES, bad, fail, owner_type, reject_nul, status_of
 
 EXPIRY_TYPES = ("RELATIVE", "ABSOLUTE", "NEVER")
+MAX_RELATIVE = 1200  # 1200 months is the NEVER horizon of 100 years
 # Documented body fields kept verbatim in the JSON doc.
 DOC_FIELDS = ("description", "images", "benefits", "tags", "customFields", "defaultTillId")
 
@@ -43,8 +44,8 @@ def expiry(raw: Any, ref: str, *, required: bool) -> dict[str, Any] | None:
         value = raw.get("value")
         if not isinstance(unit, str) or unit.upper() not in ("DAYS", "WEEKS", "MONTHS"):
             raise fail(726, f"{ref}.relativeExpirytype", "relativeExpirytype must be DAYS, WEEKS or MONTHS")
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            raise fail(726, f"{ref}.value", "value must be a positive integer")
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_RELATIVE:
+            raise fail(726, f"{ref}.value", f"value must be an integer from 1 to {MAX_RELATIVE}")
         return {"expiryType": "RELATIVE", "relativeExpirytype": unit.upper(), "value": value}
     typ = raw.get("type", "WITH_BADGE_META")
     if raw.get("expireWithBadgeMeta") is True:
@@ -89,6 +90,7 @@ def parse_meta(body: Any) -> MetaInput:
     """Schema-level validation of a create/update body (business rules are the service's)."""
     if not isinstance(body, dict):
         raise bad("The body must be a JSON object")
+    reject_nul(body)
     name = body.get("name")
     if not isinstance(name, str) or not name.strip() or len(name) > 255:
         raise bad("name is required (at most 255 characters)", "name")
@@ -102,7 +104,7 @@ def parse_meta(body: Any) -> MetaInput:
     if not isinstance(active, bool):
         raise bad("active must be a boolean", "active")
     rank = body.get("badgeRank")
-    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int)):
+    if rank is not None and (isinstance(rank, bool) or not isinstance(rank, int) or abs(rank) > 10**9):
         raise bad("badgeRank must be an integer", "badgeRank")
     group_id = body.get("badgeGroupId")
     if group_id is not None and not isinstance(group_id, str):

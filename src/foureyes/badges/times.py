@@ -15,6 +15,7 @@ UNITS = {"DAYS": "DAYS", "DAY": "DAYS", "DAILY": "DAYS", "WEEKS": "WEEKS", "WEEK
 UNITS |= {"MONTHS": "MONTHS", "MONTH": "MONTHS", "MONTHLY": "MONTHS"}
 EPOCH = datetime(1970, 1, 1)
 NEVER_YEARS = 100
+MIN_YEAR, MAX_YEAR = 1900, 9000
 
 
 class TimeFormatError(ValueError):
@@ -22,21 +23,31 @@ class TimeFormatError(ValueError):
 
 
 def parse(value: Any) -> datetime:
-    """One time input → naive UTC; raises TimeFormatError for anything else."""
+    """One time input → naive UTC between 1900 and 9000 (so every window and expiry computed from it stays
+    inside datetime's range); raises TimeFormatError for anything else."""
+    out = _parse(value)
+    if not MIN_YEAR <= out.year <= MAX_YEAR:
+        raise TimeFormatError(f"time must be between the years {MIN_YEAR} and {MAX_YEAR}")
+    return out
+
+
+def _parse(value: Any) -> datetime:
     if isinstance(value, bool):
         raise TimeFormatError("not a time")
     if isinstance(value, int | float):
         seconds = value / 1000 if abs(value) > MS_THRESHOLD else value
         try:
             return EPOCH + timedelta(seconds=float(seconds))
-        except OverflowError:
+        except (OverflowError, ValueError):
             raise TimeFormatError("time out of range") from None
     if isinstance(value, str) and value.strip():
         text = value.strip()
         try:
-            return parse(float(text))
+            number = float(text)
         except ValueError:
-            pass
+            number = None
+        if number is not None:
+            return _parse(number)
         if text.endswith(("Z", "z")):
             text = text[:-1] + "+00:00"
         try:

@@ -13,7 +13,7 @@ from foureyes.badges import checks, limits, times
 from foureyes.badges.common import bool_arg, order_arg, page_args, pagination, who
 from foureyes.badges.models import BadgeClaim, BadgeEarn, BadgeIssue, BadgeMeta
 from foureyes.badges.repository import BadgeRepository
-from foureyes.badges.rules import as_int, bad, customer_status, fail, not_found, owner_type, status_of
+from foureyes.badges.rules import as_int, bad, customer_status, fail, not_found, owner_type, reject_nul, status_of
 from foureyes.badges.schemas import claim_wire
 from foureyes.core.context import AppContext
 from foureyes.identity.principal import Principal
@@ -93,6 +93,7 @@ class ViewsService:
     ) -> dict[str, Any]:
         """GET customer/{id}: badges the customer holds or can earn."""
         org, _ = who(caller)
+        reject_nul(q, "query")
         kind = str(q.get("badgeType") or "").upper()
         if kind not in ("", "AVAILABLE", "EARNED"):
             raise bad("badgeType must be AVAILABLE or EARNED", "badgeType")
@@ -138,6 +139,7 @@ class ViewsService:
     ) -> dict[str, Any]:
         """GET management/{id}: the customer's badges for an operator, filtered and paginated."""
         org, _ = who(caller)
+        reject_nul(q, "query")
         page, size = page_args(q.get("page"), q.get("size"))
         kind = str(q.get("badgeType") or "AVAILABLE_TO_ISSUE").upper()
         if kind not in MGMT_TYPES:
@@ -238,6 +240,7 @@ class ViewsService:
     async def fixed_windows(self, caller: Principal | int, q: dict[str, Any]) -> dict[str, Any]:
         """GET badgeMeta/getFixedWindowDetails: the cycles of a badge's fixed-window limits."""
         org, _ = who(caller)
+        reject_nul(q, "query")
         level = str(q.get("constraintType") or "ALL").upper()
         if level not in ("ALL", "BADGE", "CUSTOMER"):
             raise bad("constraintType must be BADGE, CUSTOMER or ALL", "constraintType")
@@ -255,7 +258,7 @@ class ViewsService:
                 raise not_found(reference="badgeMetaId")
             start = times.field(q, "startDate") or meta.start_on
             end = times.field(q, "endDate") or meta.expires_on
-            rows: list[dict[str, Any]] = []
+            rows: list[tuple[dict[str, Any], str, datetime, datetime]] = []
             for lim in limits.all_limits(meta.doc):
                 if lim.kind != "FIXED_WINDOW" or (level != "ALL" and lim.level != level):
                     continue
@@ -267,17 +270,17 @@ class ViewsService:
                         continue
                     row: dict[str, Any] = {"fixedWindowCycleReferenceId": ref, "constraintType": lim.level}
                     row |= times.pair("startDate", c_start) | times.pair("endDate", c_end)
-                    if with_counts:
-                        who_ = cid if lim.level == "CUSTOMER" else None
-                        row["earnCount"] = await repo.count_earns(meta.id, who_, (c_start, c_end))
-                    rows.append(row)
+                    rows.append((row, lim.level, c_start, c_end))
+            # Count only the page asked for: a long badge with daily cycles has thousands of them.
+            for row, lim_level, c_start, c_end in rows[page * size : (page + 1) * size]:
+                if with_counts:
+                    who_ = cid if lim_level == "CUSTOMER" else None
+                    row["earnCount"] = await repo.count_earns(meta.id, who_, (c_start, c_end))
         total = len(rows)
-        out = {"badgeMetaId": meta.id, "orgId": org, "customerId": cid}
+        out: dict[str, Any] = {"badgeMetaId": meta.id, "orgId": org, "customerId": cid}
         out |= times.pair("startDate", start) | times.pair("endDate", end)
-        return out | {
-            "fixedWindowCycles": rows[page * size : (page + 1) * size],
-            "pagination": pagination(page, size, total),
-        }
+        out["fixedWindowCycles"] = [r[0] for r in rows[page * size : (page + 1) * size]]
+        return out | {"pagination": pagination(page, size, total)}
 
 
 def _when(value: datetime | None) -> float:

@@ -145,3 +145,14 @@ class BadgeCustomField(Base):
     updated_by: Mapped[str] = mapped_column(String(100))
 
     __table_args__ = (UniqueConstraint("org_id", "name"),)
+
+
+class BadgeOrgMeta(Base):
+    """Per-org badge configuration (the documented orgMeta: tag definitions)."""
+
+    __tablename__ = "badge_org_meta"
+
+    org_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    doc: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime)
+    updated_at: Mapped[datetime] = mapped_column(DateTime)

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Body, Request
 from fastapi.responses import JSONResponse
 
 from foureyes.badges.catalog_service import CatalogService
+from foureyes.badges.org_meta_service import OrgMetaService
 from foureyes.core.errors import envelope
 from foureyes.identity.deps import ApiCaller, Ctx, require
 
@@ -69,3 +70,24 @@ async def update_custom_field(ctx: Ctx, caller: ApiCaller, field_id: str, body: 
     """Update a badge custom field (may deactivate it)."""
     require(caller, WRITE)
     return envelope(await CatalogService(ctx).save_field(caller, body, field_id))
+
+
+@router.get("/orgMeta")
+async def get_org_meta(ctx: Ctx, caller: ApiCaller) -> dict[str, Any]:
+    """The org's badge configuration (tag definitions)."""
+    require(caller, READ)
+    return envelope(await OrgMetaService(ctx).get(caller))
+
+
+@router.post("/orgMeta")
+async def create_org_meta(ctx: Ctx, caller: ApiCaller, body: Any = Body(None)) -> dict[str, Any]:
+    """Create the org's badge configuration (409 when it exists)."""
+    require(caller, WRITE)
+    return envelope(await OrgMetaService(ctx).save(caller, body, create=True))
+
+
+@router.put("/orgMeta")
+async def update_org_meta(ctx: Ctx, caller: ApiCaller, body: Any = Body(None)) -> dict[str, Any]:
+    """Replace the org's badge configuration."""
+    require(caller, WRITE)
+    return envelope(await OrgMetaService(ctx).save(caller, body, create=False))

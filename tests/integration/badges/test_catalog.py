@@ -51,3 +51,19 @@ async def test_custom_fields(client: httpx.AsyncClient, ctx: AppContext) -> None
     assert r.json()["data"]["customFieldROList"] == []
     r = await client.get(f"{B}/customField/{f['id']}", headers=h)
     assert r.json()["data"]["id"] == f["id"]
+
+
+async def test_org_meta(client: httpx.AsyncClient, ctx: AppContext) -> None:
+    t = await setup(ctx)
+    h = t.headers("writer")
+    url = f"{B}/orgMeta"
+    assert (await client.get(url, headers=h)).status_code == 404
+    tags = [{"key": "Category", "dataType": "string", "description": "Type of badge", "mandatory": False}]
+    r = await client.post(url, json={"orgId": 100, "tags": tags}, headers=h)
+    assert r.status_code == 200 and r.json()["data"]["tags"] == tags
+    r = await client.post(url, json={"orgId": 100, "tags": tags}, headers=h)
+    assert r.status_code == 409
+    r = await client.put(url, json={"tags": []}, headers=h)
+    assert r.json()["data"]["tags"] == []
+    assert (await client.put(url, json={"tags": [{"key": ""}]}, headers=h)).status_code == 400
+    assert (await client.get(url, headers=t.headers("reader"))).json()["data"]["orgId"] == 100

@@ -8,7 +8,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -50,29 +50,42 @@ def free_port() -> int:
 
 
 @contextmanager
-def serving(env: dict[str, str], port: int, *extra: str, log: Path | None = None) -> Iterator[str]:
-    """`foureyes serve` on `port` until /readyz answers 200; stopped with SIGTERM afterwards."""
-    out = open(log, "w") if log else subprocess.DEVNULL
-    proc = subprocess.Popen([*FOUREYES, "serve", "--port", str(port), *extra], env=env, stdout=out, stderr=out)
-    base = f"http://127.0.0.1:{port}"
+def serving(env: dict[str, str], port: int, *extra: str, log: Path) -> Iterator[str]:
+    """`foureyes serve` on `port` until /readyz answers 200; then SIGTERM, which must shut it down gracefully.
+
+    Uvicorn finishes its shutdown (lifespan, in-process worker) and then re-raises the SIGTERM it caught,
+    so the status is 0 or -SIGTERM; the log shows whether shutdown completed.
+    """
+    env = env | {"FOUREYES_LOG_LEVEL": "INFO"}
+    with open(log, "w") as out:
+        proc = subprocess.Popen([*FOUREYES, "serve", "--port", str(port), *extra], env=env, stdout=out, stderr=out)
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_until(lambda: _ready(base), proc, "serve did not answer /readyz")
+            yield base
+        finally:
+            code = stop(proc)
+    text = log.read_text()
+    assert code in (0, -signal.SIGTERM), f"serve exited with {code} after SIGTERM:\n{text[-2000:]}"
+    assert "Application shutdown complete" in text and "Finished server process" in text, text[-2000:]
+
+
+def _ready(base: str) -> bool:
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise AssertionError(f"serve exited early with {proc.returncode}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise AssertionError("serve did not become ready within 60 s")
-            time.sleep(0.2)
-        yield base
-    finally:
-        stop(proc)
-        if log:
-            out.close()  # type: ignore[union-attr]
+        return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until(check: Callable[[], bool], proc: subprocess.Popen[bytes], what: str, timeout: float = 60) -> None:
+    """Poll `check` while the process lives; fail if it exits or the timeout passes."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        if proc.poll() is not None:
+            raise AssertionError(f"{what}: the process exited with {proc.returncode}")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} within {timeout} s")
+        time.sleep(0.2)
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> int:

@@ -140,3 +140,24 @@ async def test_permissions_and_org_scoping(client: httpx.AsyncClient, ctx: AppCo
     assert r.status_code == 404
     r = await client.get(f"{B}/badgeMeta", headers=other.headers("o2-writer"))
     assert r.json()["data"]["metaBasicDetails"] == []
+
+
+async def test_org_header_must_match_and_bulk_earns_emit_events(client: httpx.AsyncClient, ctx: AppContext) -> None:
+    t = await setup(ctx)
+    badge = await create_badge(client, t)
+    wrong = {**t.headers("writer"), "X-CAP-API-AUTH-ORG-ID": "999"}
+    assert (await client.get(f"{B}/badgeMeta", headers=wrong)).status_code == 403
+    body = {**earn_body(badge["id"], None, "b-1"), "customerIds": [1, "2", 404]}
+    r = await client.post(f"{B}/customer/earnBulk", json=body, headers=t.headers("writer"))
+    items = r.json()["data"]["issuedBadges"]
+    assert [i["customerId"] for i in items] == [1, 2, 404] and items[2]["error"]["code"] == 1026
+    assert all(i["status"] == "LIVE" for i in items) and items[0]["issuedId"] == items[0]["earnedBadgeId"]
+    async with ctx.db.read() as s:
+        events = (await s.scalars(select(OutboxEvent).where(OutboxEvent.event_name == "badgeEarned"))).all()
+    assert sorted(e.payload["data"]["customerId"] for e in events) == [1, 2]
+    r = await client.get(
+        f"{B}/management/c1@100.test/badge/{badge['id']}",
+        headers={**t.headers("reader"), "X-CAP-CUSTOMER-IDENTIFIER": "email"},
+    )
+    assert r.status_code == 200 and r.json()["data"]["customerId"] == 1
+    assert r.json()["data"]["earnDetails"]["earnCount"] == 1

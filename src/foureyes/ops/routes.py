@@ -25,7 +25,11 @@ async def readyz(ctx: Ctx) -> JSONResponse:
     return JSONResponse({"status": "unavailable", "database": "unreachable"}, status_code=503)
 
 
-@router.get("/metrics")
+@router.get(
+    "/metrics",
+    response_class=Response,
+    responses={200: {"content": {CONTENT_TYPE_LATEST.split(";")[0]: {"schema": {"type": "string"}}}}},
+)
 async def metrics(ctx: Ctx) -> Response:
     """Prometheus metrics of this process."""
     return Response(ctx.metrics.render(), media_type=CONTENT_TYPE_LATEST)

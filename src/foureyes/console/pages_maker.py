@@ -50,15 +50,19 @@ async def _form_page(request: Request, user: ConsoleUser, form: MakerForm, statu
         "hosts": config.allowedHosts,
         "badges": badges,
         "owner_types": _owner_types(badges),
+        "claim_refs": sorted({str(c["referenceId"]) for b in badges for c in _claims(b)}),
         "identifier_names": IDENTIFIER_NAMES,
         "status_labels": STATUS_LABELS,
     }
     return page(request, "maker.html", context, status)
 
 
+def _claims(badge: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for c in badge.get("ownership", {}).get("claims", []) if c.get("isActive")]
+
+
 def _owner_types(badges: list[dict[str, Any]]) -> list[str]:
-    seen = {c["ownerType"] for b in badges for c in b.get("ownership", {}).get("claims", []) if c.get("isActive")}
-    return sorted(seen | {"Goodwill_Module"})
+    return sorted({c["ownerType"] for b in badges for c in _claims(b)} | {"Goodwill_Module"})
 
 
 @router.get("/requests/new")

@@ -7,6 +7,7 @@ from urllib.parse import urlencode
 
 from fastapi import APIRouter, Request, Response
 
+from foureyes.core.context import AppContext
 from foureyes.core.errors import AppError, ErrorItem
 from foureyes.workflows.queries import WorkflowQueries
 from foureyes.workflows.schemas import DecisionBody
@@ -132,18 +133,20 @@ async def _request_page(
         pending and principal.can("CanCheckRequest", unit_path) and (not own or maker_can_check) and not already
     )
     task = resource["details"].get("IntouchAPITask-Payload", {})
-    units = {u.id: u.name for u in await Directory(ctx).units(principal)}
+    directory = Directory(ctx)
+    units = {u.id: u.name for u in await directory.units(principal)}
+    names = {f"user:{uid}": name for uid, name in await directory.people(principal)}
     context = {
         "title": f"Request {resource['requestId']}",
         "r": resource,
         "state_label": present.state_label(resource["state"]),
         "type_name": rtype.name if rtype else resource["requestType"],
-        "summary": present.summary(rtype.name if rtype else "", task),
+        "summary": present.summary(rtype.name if rtype else "", task, await _badge_name(ctx, principal.org_id, task)),
         "url": present.call_url(task),
         "task": task,
         "body": present.pretty(task.get("body", {})),
         "dry_run": present.describe_dry_run(resource["details"].get("ValidatePayload_DryRun")),
-        "timeline": [present.describe_event(e) for e in resource.get("timeline", [])],
+        "timeline": [present.describe_event(e, names) for e in resource.get("timeline", [])],
         "outcome": present.outcome(resource),
         "unit_names": [units.get(entity[k], entity[k]) for k in ("conceptId", "zoneId", "storeId", "tillId")],
         "can_decide": can_decide,
@@ -154,6 +157,21 @@ async def _request_page(
         "notice": notice(request),
     }
     return page(request, "request.html", context, status)
+
+
+async def _badge_name(ctx: AppContext, org_id: int, task: dict[str, Any]) -> str | None:
+    """The badge's name for the summary sentence (the id alone means little to a checker)."""
+    body = task.get("body")
+    badge_id = body.get("badgeMetaId") if isinstance(body, dict) else None
+    if not isinstance(badge_id, str):
+        return None
+    from foureyes.badges.meta_service import MetaService
+
+    try:
+        found = await MetaService(ctx).get(org_id, badge_id[:64], include_statistics=False)
+    except AppError:
+        return None
+    return str(found.get("name") or "") or None
 
 
 @router.get("/requests/{request_id}")

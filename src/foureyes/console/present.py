@@ -33,8 +33,9 @@ def state_label(state: str) -> str:
 
 def humanize(key: str) -> str:
     """camelCase / snake_case → 'Camel case'."""
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key).replace("_", " ").strip()
-    return words[:1].upper() + words[1:].lower() if words else key
+    parts = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", key).replace("_", " ").split()
+    words = " ".join(w if w.isupper() and len(w) > 1 else w.lower() for w in parts)
+    return words[:1].upper() + words[1:] if words else key
 
 
 def pretty(value: Any) -> str:
@@ -55,6 +56,8 @@ def describe_value(value: Any, prefix: str = "", depth: int = 0) -> list[str]:
     if depth > 4:
         return [f"{prefix}: …"] if prefix else ["…"]
     if isinstance(value, dict):
+        # Epoch numbers that have an ISO twin (expiresOn / expiresOnISO) are shown once, as the ISO text.
+        value = {k: v for k, v in value.items() if f"{k}ISO" not in value}
         for key, item in list(value.items())[:40]:
             label = f"{prefix} › {humanize(str(key))}" if prefix else humanize(str(key))
             lines.extend(describe_value(item, label, depth + 1))
@@ -137,7 +140,7 @@ def call_url(task: dict[str, Any]) -> str:
     return f"{url}?{urlencode(query)}" if query else url
 
 
-def summary(request_type: str, task: dict[str, Any]) -> str:
+def summary(request_type: str, task: dict[str, Any], badge_name: str | None = None) -> str:
     """One sentence saying what approving the request will do."""
     raw_body = task.get("body")
     body: dict[str, Any] = raw_body if isinstance(raw_body, dict) else {}
@@ -146,12 +149,13 @@ def summary(request_type: str, task: dict[str, Any]) -> str:
     raw_trig = body.get("triggeredBy")
     trig: dict[str, Any] = raw_trig if isinstance(raw_trig, dict) else {}
     by = f", on behalf of {trig.get('ownerType')} {trig.get('referenceId')}" if trig else ""
+    badge = f"“{badge_name}” ({body.get('badgeMetaId')})" if badge_name else str(body.get("badgeMetaId"))
     if kind == "EARN-BADGE":
-        return f"Customer {body.get('customerId')} earns badge {body.get('badgeMetaId')}{by}."
+        return f"Customer {body.get('customerId')} earns badge {badge}{by}."
     if kind == "ISSUE-BADGE":
         customers = body.get("customers")
         listed = ", ".join(str(c) for c in customers[:20]) if isinstance(customers, list) else str(customers)
-        return f"Badge {body.get('badgeMetaId')} is issued to customer(s) {listed}{by}."
+        return f"Badge {badge} is issued to customer(s) {listed}{by}."
     if kind == "CUSTOMER-STATUS-CHANGE":
         return (
             f"The customer with {query.get('identifierName')} {query.get('identifierValue')} gets the status "
@@ -160,8 +164,8 @@ def summary(request_type: str, task: dict[str, Any]) -> str:
     return f"{task.get('method')} {task.get('path')} is called on {task.get('hostname')}."
 
 
-def describe_event(event: dict[str, Any]) -> dict[str, Any]:
-    data = event.get("data") or {}
+def describe_event(event: dict[str, Any], names: dict[str, str] | None = None) -> dict[str, Any]:
+    data = {k: v for k, v in (event.get("data") or {}).items() if v is not None}
     kind = str(event.get("kind", ""))
     label = EVENT_LABELS.get(kind, humanize(kind))
     if kind == "decision" and isinstance(data, dict):
@@ -169,7 +173,8 @@ def describe_event(event: dict[str, Any]) -> dict[str, Any]:
         text = [f"Message: {data['message']}"] if data.get("message") else []
     else:
         text = describe_value(data) if data else []
-    return {"at": event.get("at"), "label": label, "actor": _actor(str(event.get("actor", ""))), "lines": text}
+    actor = str(event.get("actor", ""))
+    return {"at": event.get("at"), "label": label, "actor": (names or {}).get(actor) or _actor(actor), "lines": text}
 
 
 def _actor(actor: str) -> str:

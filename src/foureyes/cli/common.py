@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import typer
+from sqlalchemy.exc import DBAPIError
 
 from foureyes.core.context import AppContext
 from foureyes.core.errors import AppError
@@ -33,6 +34,13 @@ def run_with_ctx(fn: Callable[[AppContext], Awaitable[T]]) -> T:
         for item in exc.items:
             typer.echo(f"error: {item.message}" + (f" ({item.reference})" if item.reference else ""), err=True)
         raise typer.Exit(1) from None
+    except DBAPIError as exc:
+        # An unmigrated store is an operator mistake, not a crash: say what to run instead of a traceback.
+        message = str(exc.orig or exc).lower()
+        if "no such table" in message or ("relation" in message and "does not exist" in message):
+            typer.echo("error: the database has no schema yet; run `foureyes db upgrade` first", err=True)
+            raise typer.Exit(1) from None
+        raise
 
 
 def emit(payload: Any, as_json: bool, human: Callable[[], None] | None = None) -> None:

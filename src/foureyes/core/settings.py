@@ -15,7 +15,9 @@ class Settings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="FOUREYES_", extra="ignore")
 
-    data_dir: Path = Field(default=Path("./var"), description="Where SQLite, the generated key and logs live.")
+    data_dir: Path = Field(
+        default=Path("./var"), description="Where the SQLite database and the generated secret key live."
+    )
     database_url: str | None = Field(
         default=None,
         description="sqlite+aiosqlite:///path or postgresql+psycopg://user@host/db; default SQLite in data_dir.",

@@ -18,6 +18,12 @@ from foureyes.workflows.types import RequestType
 
 PAYLOAD = "payload.IntouchAPITask-Payload"
 CHAIN = (("conceptId", "concept"), ("zoneId", "zone"), ("storeId", "store"), ("tillId", "till"))
+# Headers the caller may not set: Host would reach another virtual host behind an allow-listed address,
+# framing headers would desynchronise the call, and the idempotency key is the executor's.
+RESERVED_HEADERS = frozenset(
+    {"host", "content-length", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade",
+     "expect", "idempotency-key"}
+)  # fmt: skip
 
 
 @dataclass
@@ -74,6 +80,11 @@ def check_task(
         problems.append(
             ErrorItem(2008, f"{rtype.name} calls path {rtype.path}; got {task.path[:100]!r}", f"{PAYLOAD}.path")
         )
+    for name in task.headers:
+        if name.lower() in RESERVED_HEADERS or name.lower().startswith("proxy-"):
+            problems.append(
+                ErrorItem(2008, f"header {name} may not be set by the request", f"{PAYLOAD}.headers.{name}")
+            )
     allowed, base_or_reason = is_allowed(task.hostname, config.allowedHosts)
     if not allowed:
         problems.append(ErrorItem(2008, base_or_reason, f"{PAYLOAD}.hostname"))

@@ -80,6 +80,7 @@ async def logout(_user: User) -> Response:
     return response
 
 
+@router.get("")
 @router.get("/")
 async def home(user: User) -> Response:
     """Send each user to the page they most likely came for."""

@@ -60,7 +60,8 @@ async def _inbox_state(request: Request, user: ConsoleUser, *, mine: bool = Fals
             counts[name] = p["totalElements"]
     except AppError as exc:
         errors = exc.items
-    query = {k: v for k, v in raw.items() if v}
+    # `states` is kept even when empty: "any state" must survive the live refresh and the page links.
+    query = {k: v for k, v in raw.items() if v or k == "states"}
     return {
         "rows": [{**r, "stateLabel": present.state_label(r["state"])} for r in rows],
         "pagination": pagination,

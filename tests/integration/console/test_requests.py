@@ -158,5 +158,10 @@ async def test_inbox_filters_counts_and_fragment(client: httpx.AsyncClient, tena
     assert first not in by_maker.text
     future = await client.get("/console/inbox?startDate=2999-01-01")
     assert first not in future.text
+    any_state = await client.get("/console/inbox?states=")
+    assert 'hx-get="/console/inbox/results?states=&amp;' in any_state.text or 'results?states="' in any_state.text
+    assert (await client.get("/console")).headers["location"] == "/console/inbox"
+    by_end = await client.get("/console/inbox?states=&sortBy=endDate")
+    assert first in by_end.text and '<option value="endDate" selected>' in by_end.text
     bad = await client.get("/console/inbox?startDate=yesterday")
     assert "startDate must be YYYY-MM-DD" in bad.text

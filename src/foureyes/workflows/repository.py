@@ -86,7 +86,9 @@ class WorkflowRepository:
     def _conditions(q: ListQuery) -> list[ColumnElement[bool]]:
         c: list[ColumnElement[bool]] = [WorkflowRequest.org_id == q.org_id]
         if q.unit_scopes is not None:
-            visible: list[ColumnElement[bool]] = [WorkflowRequest.unit_path.startswith(p) for p in q.unit_scopes]
+            visible: list[ColumnElement[bool]] = [
+                WorkflowRequest.unit_path.startswith(p, autoescape=True) for p in q.unit_scopes
+            ]
             if q.visible_maker is not None:
                 kind, maker = q.visible_maker
                 visible.append(and_(WorkflowRequest.maker_kind == kind, WorkflowRequest.maker_id == maker))

@@ -75,7 +75,7 @@ class GoodwillBody(_Loose):
     awardingTillId: StrOrInt
     earningEntityType: str
     earningEntityId: StrOrInt
-    points: float
+    points: int | float  # int first: a submitted 50 must reach the downstream as 50, not 50.0
     source: str
 
 

@@ -19,6 +19,7 @@ ORG_HEADER = "X-CAP-API-AUTH-ORG-ID"
 MAKER, CHECKER, TILL = "maker@demo.test", "checker@demo.test", "ab124"
 CUSTOMER_ID = 382477526
 BADGE_ID = "658c50761c4c2b12732c3ec6"
+SEED_REQUEST_ID = "0f932928-9878-441c-a78e-c1d32235534q"
 # The documented example of the seed page (shared/seeds), unchanged: its hostname is routed to this server.
 SEED_EARN_BODY: dict[str, Any] = {
     "entityInfo": {"tillId": "50682289", "storeId": "50682288", "zoneId": "50682286", "conceptId": "50678331"},
@@ -31,7 +32,7 @@ SEED_EARN_BODY: dict[str, Any] = {
             "body": {
                 "triggeredBy": {"ownerType": "Goodwill_Module", "referenceId": "123"},
                 "customerId": CUSTOMER_ID,
-                "requestId": "0f932928-9878-441c-a78e-c1d32235534q",
+                "requestId": SEED_REQUEST_ID,
                 "badgeMetaId": BADGE_ID,
             },
             "headers": {
@@ -139,7 +140,8 @@ foureyes is starting with the demo org (id 1).
 Demo users (org 1):
 {who}
 
-Try the maker-checker flow from the seed page (paste into another terminal once the server is up):
+Try the maker-checker flow from the seed page (paste into another terminal once the server is up).
+The body's requestId is the badge's idempotency key: to run it again, change it, or the request is refused (809).
 
 {as_shell(walkthrough(), base)}
 """

@@ -138,3 +138,38 @@ async def test_earn_badge_from_the_console_shows_on_the_customer(client: httpx.A
     assert "Service hero" in earned
     unknown = await client.get("/console/customers/badges?customer_name=id&customer_value=1")
     assert "Customer not found" in unknown.text or "not found" in unknown.text.lower()
+
+
+async def test_issue_badge_from_the_console_enrols_the_customers(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    await tenant.user("badgeadmin@demo.test", "BadgesWrite", "BadgesRead")
+    await login(client, "badgeadmin@demo.test")
+    badge_id = await create_badge(client, earnType="ISSUE_EARN", name="Club member", issued_kind="NEVER")
+    token = await page_token(client, f"/console/badges/{badge_id}")
+    claim = {"csrf_token": token, "ownerType": "Loyalty", "referenceId": "626"}
+    assert (await client.post(f"/console/badges/{badge_id}/claim", data=claim)).status_code == 303
+
+    await login(client, "maker@demo.test")
+    token = await page_token(client, "/console/requests/new?type=ISSUE-BADGE")
+    form = {
+        "csrf_token": token, "type": "ISSUE-BADGE", "till": TILL, "hostname": "http://testserver", "badge": badge_id,
+        "owner_type": "Loyalty", "reference_id": "626", "customer_name": "id", "customers": "382477526, 999",
+        "till_username": "ab124", "till_password": "s3cret-pass",
+    }  # fmt: skip
+    unknown = await client.post("/console/requests/new", data=form)
+    assert unknown.status_code == 400 and "No customer with id &#39;999&#39;" in unknown.text
+    r = await client.post("/console/requests/new", data={**form, "customers": "382477526"})
+    assert r.status_code == 303, r.text
+    page = await client.get(r.headers["location"])
+    assert "Customer 382477526: would be enrolled." in page.text
+    assert "“Club member”" in page.text
+    request_id = r.headers["location"].split("/")[-1].split("?")[0]
+
+    await login(client, "checker@demo.test")
+    token = await page_token(client, f"/console/requests/{request_id}")
+    decided = await client.post(f"/console/requests/{request_id}/decide",
+                                data={"csrf_token": token, "decision": "approved"})  # fmt: skip
+    assert "Approved and executed" in (await client.get(decided.headers["location"])).text
+    await login(client, "badgeadmin@demo.test")
+    shown = await client.get("/console/customers/badges?customer_name=id&customer_value=382477526")
+    available = shown.text.split('id="avail-title"')[1]
+    assert "Club member" in available and "enrolment ACTIVE" in available

@@ -61,15 +61,14 @@ def _semantic(tenant: TenantFile) -> tuple[list[OrgPlan], list[Problem]]:
         _unique(problems, org_ids, org.id, f"{path}.id", "org id")
         plan = OrgPlan(path, org)
         _units(plan, problems)
-        unit_ids = {u.spec.id for u in plan.units}
         for j, user in enumerate(org.users):
             upath = f"{path}.users[{j}]"
             _unique(problems, usernames, user.username, f"{upath}.username", "username")
-            _permissions(problems, user.permissions, upath, unit_ids)
+            _permissions(problems, user.permissions, upath)
         for j, client in enumerate(org.clients):
             cpath = f"{path}.clients[{j}]"
             _unique(problems, keys, client.key, f"{cpath}.key", "client key")
-            _permissions(problems, client.permissions, cpath, unit_ids)
+            _permissions(problems, client.permissions, cpath)
         _customers(plan, problems)
         _badges(plan, problems, badge_ids)
         _workflows(plan, problems)
@@ -102,16 +101,12 @@ def _units(plan: OrgPlan, problems: list[Problem]) -> None:
     walk(plan.spec.units, f"{plan.path}.units", None)
 
 
-def _permissions(problems: list[Problem], perms: list[Any], base: str, unit_ids: set[str]) -> None:
+def _permissions(problems: list[Problem], perms: list[Any], base: str) -> None:
+    # A grant's unit may be in the file or already in the database: that is checked while applying.
     for k, perm in enumerate(perms):
-        ppath = f"{base}.permissions[{k}]"
         if perm.name not in PERMISSIONS:
-            problems.append(
-                Problem(f"{ppath}.name", f"Unknown permission {perm.name!r}; known: {', '.join(PERMISSIONS)}")
-            )
-        if perm.unit is not None and unit_ids and perm.unit not in unit_ids:
-            # Units already in the database but absent from the file are accepted; applying checks them.
-            problems.append(Problem(f"{ppath}.unit", f"Unit {perm.unit!r} is not among this org's units"))
+            message = f"Unknown permission {perm.name!r}; known: {', '.join(PERMISSIONS)}"
+            problems.append(Problem(f"{base}.permissions[{k}].name", message))
 
 
 def _customers(plan: OrgPlan, problems: list[Problem]) -> None:

@@ -132,3 +132,17 @@ async def test_moving_a_unit_is_refused(ctx: AppContext) -> None:
     with pytest.raises(TenantFileError) as err:
         await apply_tenant_file(ctx, moved)
     assert [p.path for p in err.value.problems] == ["orgs[0].units[0].children[1].children[0]"]
+
+
+async def test_grant_units_may_come_from_the_database_but_must_exist(ctx: AppContext) -> None:
+    await apply_tenant_file(ctx, small())
+    later = small()
+    org = later["orgs"][0]
+    org["units"] = []  # the units exist already; a grant may still name them
+    org["users"][0]["permissions"] = [{"name": "CanMakeRequest", "unit": "t1"}]
+    summary = await apply_tenant_file(ctx, later)
+    assert summary["orgs"][0]["users"][0]["changed"] == ["permissions"]
+    org["users"][0]["permissions"] = [{"name": "CanMakeRequest", "unit": "nowhere"}]
+    with pytest.raises(TenantFileError) as err:
+        await apply_tenant_file(ctx, later)
+    assert [p.path for p in err.value.problems] == ["orgs[0].users[0].permissions[0].unit"]

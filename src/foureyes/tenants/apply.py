@@ -100,8 +100,13 @@ class _Applier:
         existing_clients = await self.tenants.clients_by_key([c.key for c in spec.clients])
         for j, client in enumerate(spec.clients):
             await self.client(plan, f"{plan.path}.clients[{j}]", client, existing_clients.get(client.key), entry)
-        for j, customer in enumerate(spec.customers):
-            await records.apply_customer(self, spec.id, f"{plan.path}.customers[{j}]", customer, entry)
+        # Explicit ids first: a server-assigned id (one past the highest) must not take an id named later.
+        shown: dict[int, dict[str, Any]] = {}
+        for j in sorted(range(len(spec.customers)), key=lambda k: spec.customers[k].id is None):
+            item = await records.apply_customer(self, spec.id, f"{plan.path}.customers[{j}]", spec.customers[j])
+            if item is not None:
+                shown[j] = item
+        entry["customers"] = [shown[j] for j in sorted(shown)]
         for j, badge in enumerate(spec.badges):
             await apply_badge(self, spec.id, f"{plan.path}.badges[{j}]", badge, plan.metas[j], entry)
         for name, config in plan.configs.items():

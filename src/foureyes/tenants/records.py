@@ -22,8 +22,11 @@ CUSTOMER_FIELDS = {
 }
 
 
-async def apply_customer(seed: Seeder, org_id: int, path: str, spec: CustomerSpec, entry: dict[str, Any]) -> None:
-    """Create the customer, or set the fields the file names (fields it omits are left as they are)."""
+async def apply_customer(seed: Seeder, org_id: int, path: str, spec: CustomerSpec) -> dict[str, Any] | None:
+    """Create the customer, or set the fields the file names (fields it omits are left as they are).
+
+    Returns its summary entry, or None after recording a problem.
+    """
     repo = CustomerRepository(seed.s)
     customer: Customer | None = None
     if spec.id is not None:
@@ -43,7 +46,7 @@ async def apply_customer(seed: Seeder, org_id: int, path: str, spec: CustomerSpe
     taken = await repo.clashes(org_id, changed_ids)
     if taken:
         seed.out.problem(f"{path}.{taken[0]}", f"Another customer of org {org_id} already has this {taken[0]}")
-        return
+        return None
     now = seed.ctx.clock.now()
     if customer is None:
         customer_id = spec.id if spec.id is not None else await repo.next_id(org_id)
@@ -68,7 +71,7 @@ async def apply_customer(seed: Seeder, org_id: int, path: str, spec: CustomerSpe
         status = "updated" if changes else "unchanged"
     explicit = spec.id is not None
     shown = customer.id if explicit else seed.out.new_id(customer.id, status)
-    entry["customers"].append({"id": shown, "status": seed.out.count(status)})
+    return {"id": shown, "status": seed.out.count(status)}
 
 
 async def apply_workflow(seed: Seeder, org_id: int, rtype: str, config: WorkflowConfig, entry: dict[str, Any]) -> None:

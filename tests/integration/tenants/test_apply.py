@@ -11,6 +11,7 @@ from foureyes.core.security import verify_secret
 from foureyes.identity.models import Org, User
 from foureyes.identity.repository import IdentityRepository
 from foureyes.tenants.apply import TenantFileError, apply_tenant_file
+from foureyes.tenants.export import export_org
 from foureyes.workflows.repository import WorkflowRepository
 from tests.integration.tenants.helpers import audit_count, demo, revision_count, small
 
@@ -146,3 +147,19 @@ async def test_grant_units_may_come_from_the_database_but_must_exist(ctx: AppCon
     with pytest.raises(TenantFileError) as err:
         await apply_tenant_file(ctx, later)
     assert [p.path for p in err.value.problems] == ["orgs[0].users[0].permissions[0].unit"]
+
+
+async def test_assigned_customer_ids_never_take_an_explicit_id_named_later(ctx: AppContext) -> None:
+    doc = small()
+    doc["orgs"][0]["customers"] = [
+        {"id": 500, "email": "a@x.test"},
+        {"email": "b@x.test"},  # would get 501 if it were applied in file order
+        {"id": 501, "email": "c@x.test"},
+    ]
+    summary = await apply_tenant_file(ctx, doc)
+    ids = [c["id"] for c in summary["orgs"][0]["customers"]]
+    assert ids == [500, 502, 501]
+    exported = await export_org(ctx, 7)
+    assert {c["id"]: c["email"] for c in exported["orgs"][0]["customers"]} == {
+        500: "a@x.test", 501: "c@x.test", 502: "b@x.test",
+    }  # fmt: skip

@@ -75,7 +75,10 @@ class Lifecycle(RuleBasedStateMachine):
         self.client = httpx.AsyncClient(
             transport=httpx.ASGITransport(app=create_app(self.ctx.settings, ctx=self.ctx)), base_url="http://testserver"
         )
-        self.approved_ids: set[str] = set()  # approved by a checker or auto-approved
+        self.approved_ids: set[str] = set()  # enough distinct checkers approved, or auto-approved
+        self.required: dict[int, int] = {}  # config revision -> requiredApprovals
+        self.needs: dict[str, int] = {}  # request -> approvals it needs
+        self.approvers: dict[str, set[str]] = defaultdict(set)
         self.terminal: dict[str, str] = {}
         self.run(self._setup())
 
@@ -88,15 +91,20 @@ class Lifecycle(RuleBasedStateMachine):
         await self.tenant.user("admin@demo.test", "CanConfigureWorkflows")
         for name in CHECKERS:
             await self.tenant.user(name, "CanCheckRequest")
+        await self._configure(1)
+
+    async def _configure(self, required: int) -> None:
         config = {
             "allowedHosts": ["https://crm-nightly-new.cc.capillarytech.com"],
             "autoApproveRules": [{"path": "body.points", "op": "<=", "value": 10}],
             "pendingTtlHours": 1,
+            "requiredApprovals": required,
         }
         r = await self.client.put(
             f"{BASE}/config/GOODWILL-POINTS", json=config, headers=self.tenant.headers("admin@demo.test")
         )
         assert r.status_code == 200, r.text
+        self.required[r.json()["data"]["revision"]] = required
 
     def teardown(self) -> None:
         self.run(self.client.aclose())
@@ -115,6 +123,7 @@ class Lifecycle(RuleBasedStateMachine):
         )
         assert r.status_code == 200, r.text
         data = r.json()["data"]
+        self.needs[data["requestId"]] = self.required[data["configRevision"]]
         if points <= 10:
             self.approved_ids.add(data["requestId"])
             assert data["state"] != "AdminTask"
@@ -140,11 +149,18 @@ class Lifecycle(RuleBasedStateMachine):
         if before != "AdminTask":
             assert r.status_code == 409, r.text
             return
+        if checker in self.approvers[rid]:  # the same checker twice never counts
+            assert r.status_code == 409, r.text
+            return
         if r.status_code == 409:  # expired deadline without a sweep
             return
         assert r.status_code == 200, r.text
         if verdict == "approved":
-            self.approved_ids.add(rid)
+            self.approvers[rid].add(checker)
+            if len(self.approvers[rid]) >= self.needs[rid]:
+                self.approved_ids.add(rid)
+            else:
+                assert r.json()["data"]["state"] == "AdminTask"
         else:
             assert r.json()["data"]["state"] == "rejected"
 
@@ -181,6 +197,10 @@ class Lifecycle(RuleBasedStateMachine):
             await executor_for(self.ctx).run_due()
 
         self.run(go())
+
+    @rule(required=st.sampled_from([1, 2]))
+    def reconfigure(self, required: int) -> None:
+        self.run(self._configure(required))
 
     @rule(kind=st.sampled_from(sorted(ANSWERS)))
     def program_downstream(self, kind: str) -> None:

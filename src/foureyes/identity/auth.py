@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import base64
 import binascii
+import secrets
 from collections.abc import Mapping
 from datetime import timedelta
 
 from foureyes.core.clock import utcnow
 from foureyes.core.database import Database
 from foureyes.core.errors import Forbidden, Unauthorized
-from foureyes.core.security import TokenService, VerificationCache, verify_secret_async
+from foureyes.core.security import TokenService, VerificationCache, hash_password_async, verify_secret_async
 from foureyes.core.settings import Settings
 from foureyes.identity.models import ApiClient, LoginThrottle, User
 from foureyes.identity.principal import Principal, UnitGrant
@@ -44,6 +45,7 @@ class Authenticator:
         self.settings = settings
         self.tokens = tokens
         self.cache = VerificationCache(settings.resolved_secret_key.encode(), settings.basic_auth_cache_seconds)
+        self._decoy: str | None = None
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
         ui_token = (headers.get(UI_TOKEN_HEADER) or "").strip()
@@ -86,7 +88,9 @@ class Authenticator:
             if throttle and throttle.failures:
                 await self._clear_failures(username)
             return principal
-        ok = user is not None and user.active and await verify_secret_async(secret, user.password_hash)
+        # Unknown and inactive users pay one Argon2 verification too, so timing does not reveal which names exist.
+        stored = user.password_hash if user is not None and user.active else await self._decoy_hash()
+        ok = await verify_secret_async(secret, stored) and user is not None and user.active
         if not ok or user is None:
             await self._note_failure(username)
             raise Unauthorized("Invalid username or password")
@@ -95,6 +99,11 @@ class Authenticator:
             await self._clear_failures(username)
         async with self.db.read() as s:
             return await self._user_principal(IdentityRepository(s), user, via="basic")
+
+    async def _decoy_hash(self) -> str:
+        if self._decoy is None:
+            self._decoy = await hash_password_async(secrets.token_urlsafe(16))
+        return self._decoy
 
     async def check_password(self, username: str, password: str) -> User:
         """The console's login: same rules as Basic, including lock-out."""
@@ -141,7 +150,8 @@ class Authenticator:
             raise Unauthorized("Invalid key or secret")
         async with self.db.read() as s:
             client = await IdentityRepository(s).client_by_key(key)
-        if client is None or not client.active or not await verify_secret_async(secret, client.secret_hash):
+        stored = client.secret_hash if client is not None and client.active else await self._decoy_hash()
+        if not await verify_secret_async(secret, stored) or client is None or not client.active:
             raise Unauthorized("Invalid key or secret")
         ttl = self.settings.oauth_token_ttl_seconds
         return self.tokens.issue(
@@ -151,6 +161,9 @@ class Authenticator:
     def issue_ui_token(self, principal: Principal) -> tuple[str, int]:
         if principal.kind != "user" or principal.user_kind != "intouch":
             raise Forbidden("UI tokens are issued to intouch users only")
+        if principal.via != "basic":
+            # A token must not mint its successor, or a stolen token would live forever.
+            raise Forbidden("UI tokens are issued against the user's Basic credentials only")
         ttl = self.settings.ui_token_ttl_seconds
         return self.tokens.issue(
             subject=f"user:{principal.id}", org_id=principal.org_id, audience=UI_AUDIENCE, ttl_seconds=ttl

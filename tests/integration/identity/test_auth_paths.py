@@ -284,3 +284,70 @@ async def test_a_success_resets_the_failure_count(client: httpx.AsyncClient, ctx
         for _ in range(limit - 1):
             await client.get("/_probe/whoami", headers=basic("till1", "guess"))
         assert (await client.get("/_probe/whoami", headers=basic("till1", PASSWORD))).status_code == 200
+
+
+# --- inactive principals, token renewal and timing --------------------------------------------------------------
+
+
+async def _deactivate(ctx: AppContext, model: type, **where: object) -> None:
+    from sqlalchemy import update
+
+    async with ctx.db.write() as s:
+        await s.execute(update(model).filter_by(**where).values(active=False))
+
+
+async def test_inactive_user_is_refused_everywhere(client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant) -> None:
+    from foureyes.identity.models import User
+
+    headers = tenant.headers("maker@demo.test")
+    assert (await client.get("/_probe/whoami", headers=headers)).status_code == 200  # now cached
+    token = await ui_token(client, "maker@demo.test")
+    await _deactivate(ctx, User, username="maker@demo.test")
+    assert_error(await client.get("/_probe/whoami", headers=headers), 401, 2013)
+    assert_error(await client.post("/_probe/workflow", headers={UI: token, ORG: "100"}), 401, 2013)
+    assert_error(await client.post("/api_gateway/v2/auth/ui-token", headers=basic("maker@demo.test")), 401, 2013)
+
+
+async def test_inactive_client_is_refused(client: httpx.AsyncClient, ctx: AppContext, tenant: Tenant) -> None:
+    from foureyes.identity.models import ApiClient
+
+    issued = await client.post("/v3/oauth/token/generate", json={"key": "key-100", "secret": "secret-100"})
+    token = issued.json()["data"]["accessToken"]
+    await _deactivate(ctx, ApiClient, key="key-100")
+    assert_error(await client.get("/_probe/api", headers={OAUTH: token}), 401, 2013)
+    refused = await client.post("/v3/oauth/token/generate", json={"key": "key-100", "secret": "secret-100"})
+    assert_error(refused, 401, 2013)
+
+
+async def test_a_ui_token_cannot_mint_its_successor(client: httpx.AsyncClient, tenant: Tenant) -> None:
+    token = await ui_token(client, "maker@demo.test")
+    assert_error(await client.post("/api_gateway/v2/auth/ui-token", headers={UI: token}), 403, 2001)
+    both = {**basic("maker@demo.test"), UI: token}
+    assert_error(await client.post("/api_gateway/v2/auth/ui-token", headers=both), 403, 2001)
+    # The documented curl sends the header empty: that is still a plain Basic call.
+    empty = await client.post("/api_gateway/v2/auth/ui-token", headers={**basic("maker@demo.test"), UI: ""})
+    assert empty.status_code == 200
+
+
+async def test_unknown_names_cost_the_same_argon2_work(
+    client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foureyes.core import security
+
+    calls: list[str] = []
+    real = security.verify_secret
+
+    def counting(secret: str, stored_hash: str) -> bool:
+        calls.append(stored_hash)
+        return real(secret, stored_hash)
+
+    monkeypatch.setattr(security, "verify_secret", counting)
+    assert_error(await client.get("/_probe/whoami", headers=basic("nobody@demo.test", "guess")), 401, 2013)
+    assert_error(await client.get("/_probe/whoami", headers=basic("maker@demo.test", "guess")), 401, 2013)
+    assert_error(await client.post(TOKEN_URL, json={"key": "no-such-key", "secret": "guess"}), 401, 2013)
+    assert_error(await client.post(TOKEN_URL, json={"key": "key-100", "secret": "guess"}), 401, 2013)
+    assert len(calls) == 4
+    assert all(h.startswith("$argon2id$") for h in calls)
+
+
+TOKEN_URL = "/v3/oauth/token/generate"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import Browser, sync_playwright
 
 from tests.cluster.procs import Proc, base_env, free_port, run_cli, write_json
 
@@ -85,19 +86,18 @@ def base_url(server: Proc) -> str:
     return server.base_url
 
 
-@pytest.fixture(scope="session")
-def browser_type_launch_args() -> dict[str, Any]:
-    return {
-        "executable_path": str(CHROMIUM),
-        "headless": True,
-        "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-    }  # fmt: skip
+LAUNCH_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync"]  # fmt: skip
 
 
-@pytest.fixture(scope="session")
-def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
-    return {**browser_context_args, "viewport": {"width": 1280, "height": 900}}
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Our own Playwright per module instead of pytest-playwright's session-wide one: the sync API keeps an
+    event loop running in the main thread while it lives, which would break every async test that runs after."""
+    with sync_playwright() as pw:
+        launched = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=LAUNCH_ARGS)
+        yield launched
+        launched.close()
 
 
 def shot(page: Any, name: str, *, full_page: bool = True) -> None:

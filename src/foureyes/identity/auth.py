@@ -13,7 +13,7 @@ from foureyes.core.database import Database
 from foureyes.core.errors import Forbidden, Unauthorized
 from foureyes.core.security import TokenService, VerificationCache, hash_password_async, verify_secret_async
 from foureyes.core.settings import Settings
-from foureyes.identity.models import ApiClient, LoginThrottle, User
+from foureyes.identity.models import ApiClient, User
 from foureyes.identity.principal import Principal, UnitGrant
 from foureyes.identity.repository import IdentityRepository
 
@@ -189,11 +189,7 @@ class Authenticator:
 
     async def _note_failure(self, username: str) -> None:
         async with self.db.write() as s:
-            repo = IdentityRepository(s)
-            row = await repo.throttle(username)
-            if row is None:
-                row = LoginThrottle(username=username[:200], failures=0)
-                repo.add(row)
+            row = await IdentityRepository(s).throttle_for_update(username[:200])
             row.failures += 1
             if row.failures >= self.settings.login_max_failures:
                 row.locked_until = utcnow() + timedelta(seconds=self.settings.login_lockout_seconds)

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from foureyes.core.dialect import insert_ignore, lock_for_update
 from foureyes.identity.models import ApiClient, Grant, LoginThrottle, Org, OrgUnit, User
 
 
@@ -97,6 +98,12 @@ class IdentityRepository:
 
     async def throttle(self, username: str) -> LoginThrottle | None:
         return await self.s.get(LoginThrottle, username)
+
+    async def throttle_for_update(self, username: str) -> LoginThrottle:
+        """The username's failure counter, created if missing and row-locked, so concurrent failures all count."""
+        await insert_ignore(self.s, LoginThrottle.__table__, {"username": username, "failures": 0}, ["username"])
+        stmt = lock_for_update(select(LoginThrottle).where(LoginThrottle.username == username), self.s)
+        return (await self.s.scalars(stmt.execution_options(populate_existing=True))).one()
 
     def add(self, row: object) -> None:
         self.s.add(row)

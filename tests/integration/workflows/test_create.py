@@ -64,7 +64,13 @@ async def test_seed_earn_badge_example_is_accepted_in_documented_shape(
 
 @pytest.mark.parametrize("rtype", ALL_TYPES)
 async def test_every_type_is_created_masked_and_sealed(
-    client: httpx.AsyncClient, tenant: Tenant, ctx: AppContext, downstream: FakeDownstream, rtype: str
+    client: httpx.AsyncClient,
+    tenant: Tenant,
+    ctx: AppContext,
+    downstream: FakeDownstream,
+    rtype: str,
+    capfd: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     await configure(client, tenant, rtype)
     headers = tenant.headers("maker@demo.test")
@@ -91,6 +97,10 @@ async def test_every_type_is_created_masked_and_sealed(
     # ... and no table holds it in clear.
     for table in ("workflow_requests", "workflow_request_events", "audit_events", "outbox_events", "execution_jobs"):
         assert CREDENTIAL not in await _raw_dump(ctx, table), table
+    # Nor any log line.
+    out, err = capfd.readouterr()
+    assert CREDENTIAL not in out + err + caplog.text
+    assert "/request-workflow/" in err + caplog.text  # the request log lines were captured
 
 
 async def test_issue_badge_scalar_customers_is_echoed_as_list(

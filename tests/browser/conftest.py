@@ -66,8 +66,9 @@ def tenant_file(base_url: str) -> dict[str, Any]:
     return {"orgs": [first, second]}
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
+    # Module scope: the server (and its worker loop) stops once the browser tests are done.
     tmp = tmp_path_factory.mktemp("browser-server")
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -81,7 +82,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proc]:
     proc.terminate()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def base_url(server: Proc) -> str:
     return server.base_url
 

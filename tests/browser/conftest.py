@@ -107,6 +107,24 @@ def shot(page: Any, name: str, *, full_page: bool = True) -> None:
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 
 
+UNLABELLED = """() => [...document.querySelectorAll('input, select, textarea, button')]
+  .filter(e => e.type !== 'hidden' && e.offsetParent !== null)
+  .filter(e => {
+    if (e.tagName === 'BUTTON') return !e.textContent.trim() && !e.getAttribute('aria-label');
+    const byFor = e.id && document.querySelector(`label[for="${e.id}"]`);
+    return !(byFor || e.closest('label') || e.getAttribute('aria-label'));
+  })
+  .map(e => e.outerHTML.slice(0, 120))"""
+
+
+def assert_accessible(page: Any) -> None:
+    """Every visible control has a label (or text), and the page has its landmarks and one h1."""
+    assert page.evaluate(UNLABELLED) == []
+    for selector in ("header[role=banner]", "main#main", "footer", "a.skip[href='#main']"):
+        assert page.locator(selector).count() == 1, selector
+    assert page.locator("h1").count() == 1
+
+
 def sign_in(page: Any, base_url: str, username: str) -> None:
     page.goto(f"{base_url}/console/login")
     page.get_by_label("Username").fill(username)

@@ -8,7 +8,16 @@ from typing import Any
 
 from playwright.sync_api import Browser, Page, expect
 
-from tests.browser.conftest import BADGE_ID, CUSTOMER_ID, PASSWORD, TILL, request_id_of, shot, sign_in
+from tests.browser.conftest import (
+    BADGE_ID,
+    CUSTOMER_ID,
+    PASSWORD,
+    TILL,
+    assert_accessible,
+    request_id_of,
+    shot,
+    sign_in,
+)
 
 
 def raise_earn_badge(page: Page, base_url: str, reference: str, screenshot: bool = False) -> str:
@@ -23,6 +32,7 @@ def raise_earn_badge(page: Page, base_url: str, reference: str, screenshot: bool
     page.get_by_label("Till username").fill("ab124")
     page.get_by_label("Till password").fill(PASSWORD)
     if screenshot:
+        assert_accessible(page)
         shot(page, "maker-form")
     with page.expect_navigation():
         page.get_by_role("button", name="Raise request").click()
@@ -34,6 +44,7 @@ def test_maker_raises_checker_approves_and_the_badge_shows(browser: Browser, bas
     maker = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     maker.goto(f"{base_url}/console/inbox")
     expect(maker).to_have_url(re.compile(r".*/console/login\?next=.*"))
+    assert_accessible(maker)
     shot(maker, "login")
     sign_in(maker, base_url, "maker@demo.test")
     request_id = raise_earn_badge(maker, base_url, "123", screenshot=True)
@@ -50,11 +61,13 @@ def test_maker_raises_checker_approves_and_the_badge_shows(browser: Browser, bas
     expect(checker.get_by_role("link", name=re.compile(request_id))).to_have_count(1)
     second = raise_earn_badge(maker, base_url, "123")
     expect(checker.get_by_role("link", name=re.compile(second))).to_have_count(1, timeout=12_000)
+    assert_accessible(checker)
     shot(checker, "inbox")
 
     checker.get_by_role("link", name=re.compile(request_id)).click()
     expect(checker.get_by_role("button", name="Approve")).to_be_visible()
     expect(checker.get_by_text("maker@demo.test").first).to_be_visible()
+    assert_accessible(checker)
     shot(checker, "request-pending")
     checker.get_by_label(re.compile("Message to the maker")).fill("Thanks, well deserved")
     checker.get_by_role("button", name="Approve").click()
@@ -67,15 +80,19 @@ def test_maker_raises_checker_approves_and_the_badge_shows(browser: Browser, bas
     sign_in(admin, base_url, "admin@demo.test")
     admin.goto(f"{base_url}/console/customers/badges?customer_name=id&customer_value={CUSTOMER_ID}")
     expect(admin.locator("section", has=admin.get_by_role("heading", name="Earned"))).to_contain_text("Goodwill star")
+    assert_accessible(admin)
     shot(admin, "customer-badges")
     admin.goto(f"{base_url}/console/badges")
     expect(admin.get_by_role("link", name="Goodwill star")).to_be_visible()
+    assert_accessible(admin)
     shot(admin, "badges")
     admin.get_by_role("link", name="Goodwill star").click()
     expect(admin.get_by_label("At most (earns)").first).to_have_value("5")
+    assert_accessible(admin)
     shot(admin, "badge-edit")
     admin.goto(f"{base_url}/console/settings?type=EARN-BADGE")
     expect(admin.get_by_label(re.compile("Allowed hosts"))).to_have_value(base_url)
+    assert_accessible(admin)
     shot(admin, "settings")
     for page in (maker, checker, admin):
         page.context.close()

@@ -112,3 +112,14 @@ async def test_a_deactivated_user_loses_the_session(client: httpx.AsyncClient, t
     async with tenant.ctx.db.write() as s:
         await s.execute(update(User).where(User.username == "checker@demo.test").values(active=False))
     assert (await client.get("/console/inbox")).status_code == 303
+
+
+async def test_repeated_failures_lock_the_account_with_a_clear_message(
+    client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    for _ in range(tenant.ctx.settings.login_max_failures):
+        assert (await login(client, "checker@demo.test", "wrong")).status_code == 401
+    locked = await login(client, "checker@demo.test")
+    assert locked.status_code == 401
+    assert "locked for a few minutes" in locked.text
+    assert "foureyes_console=" not in locked.headers.get("set-cookie", "")

@@ -156,6 +156,10 @@ async def test_inbox_filters_counts_and_fragment(client: httpx.AsyncClient, tena
     assert first in by_type.text
     by_maker = await client.get(f"/console/inbox?userId={tenant.users['admin@demo.test']}")
     assert first not in by_maker.text
+    other_store = await client.get("/console/inbox?unit=506822889")
+    assert first not in other_store.text
+    own_store = await client.get("/console/inbox?unit=50682288")
+    assert first in own_store.text and '<option value="50682288" selected>' in own_store.text
     future = await client.get("/console/inbox?startDate=2999-01-01")
     assert first not in future.text
     any_state = await client.get("/console/inbox?states=")

@@ -45,18 +45,36 @@ class Executor:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.owner = f"exec-{uuid.uuid4().hex[:12]}"
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: set[asyncio.Task[bool]] = set()
 
     # --- entry points ---------------------------------------------------------------------------------------
     async def run_soon(self, job_id: int, wait_seconds: float) -> None:
-        """Start the job now and wait for it at most `wait_seconds`; it carries on in the background after."""
+        """Start the job now and wait at most `wait_seconds` for its first attempt, whoever runs it.
+
+        A worker woken by the same commit (NOTIFY, or this process's wake event) may claim the job first; we
+        then wait for that worker to record its attempt rather than answer while the call is still in flight.
+        """
+        deadline = asyncio.get_running_loop().time() + wait_seconds
         task = asyncio.create_task(self.run(job_id))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         try:
-            await asyncio.wait_for(asyncio.shield(task), timeout=wait_seconds)
+            claimed = await asyncio.wait_for(asyncio.shield(task), timeout=wait_seconds)
         except TimeoutError:
             log.info("execution continues in background", job=job_id)
+            return
+        if not claimed:
+            await self._await_attempt(job_id, deadline)
+
+    async def _await_attempt(self, job_id: int, deadline: float) -> None:
+        """Poll until the job is no longer leased (its holder recorded an attempt) or the deadline passes."""
+        loop = asyncio.get_running_loop()
+        while loop.time() < deadline:
+            async with self.ctx.db.read() as s:
+                status = await s.scalar(select(ExecutionJob.status).where(ExecutionJob.id == job_id))
+            if status != "leased":
+                return
+            await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0.0)))
 
     async def run_due(self, limit: int = 10) -> int:
         """Claim up to `limit` due jobs (new, retry-due or with an expired lease) and run them concurrently."""
@@ -65,9 +83,12 @@ class Executor:
             await asyncio.gather(*(self._execute(job_id) for job_id in claimed))
         return len(claimed)
 
-    async def run(self, job_id: int) -> None:
-        if await self._claim(job_id):
-            await self._execute(job_id)
+    async def run(self, job_id: int) -> bool:
+        """Run the job if it is due and we win its lease; False when someone else holds it (or it is not due)."""
+        if not await self._claim(job_id):
+            return False
+        await self._execute(job_id)
+        return True
 
     async def drain(self) -> None:
         """Wait for in-flight executions (graceful shutdown)."""

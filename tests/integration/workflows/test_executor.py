@@ -301,3 +301,32 @@ async def test_job_commits_with_the_approval(
     await _make_due(ctx, rid)
     assert await executor_for(ctx).run_due() == 1
     assert (await _get(client, tenant, rid))["state"] == "approved"
+
+
+async def test_decision_answers_the_attempt_even_when_the_worker_claims_it(
+    client: httpx.AsyncClient, tenant: Tenant, ctx: AppContext
+) -> None:
+    """With the in-process worker running (as in `foureyes serve`), the worker woken by the approval may claim
+    the job before the approving request does; the PUT must still answer the state after the first attempt."""
+    from foureyes.runtime import start_worker
+
+    async def slow(request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(0.3)
+        return httpx.Response(201, json={"createdId": 1, "warnings": []})
+
+    ctx.http = httpx.AsyncClient(transport=httpx.MockTransport(slow))
+    await configure(client, tenant, "GOODWILL-POINTS")
+    stop = await start_worker(ctx)
+    try:
+        for _ in range(6):
+            created = await client.post(
+                f"{BASE}/GOODWILL-POINTS", json=body_for("GOODWILL-POINTS"), headers=tenant.headers("maker@demo.test")
+            )
+            rid = created.json()["data"]["requestId"]
+            r = await client.put(
+                f"{BASE}/GOODWILL-POINTS", json=decision(rid), headers=tenant.headers("checker@demo.test")
+            )
+            assert r.json()["data"]["state"] == "approved", r.json()["data"]["details"]
+    finally:
+        if stop is not None:
+            await stop()

@@ -116,6 +116,7 @@ class FakeServer:
     effects: dict[str, int] = field(default_factory=dict)
     forward_to: str | None = None
     hang_first: bool = False
+    redirect_to: str | None = None
     release: threading.Event = field(default_factory=threading.Event)
     first_applied: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -128,13 +129,15 @@ class FakeServer:
         with self.lock:
             self.calls.clear()
             self.effects.clear()
-        self.forward_to, self.hang_first = None, False
+        self.forward_to, self.hang_first, self.redirect_to = None, False, None
         self.release, self.first_applied = threading.Event(), threading.Event()
 
     def handle(self, req: Recorded, raw: bytes) -> tuple[int, bytes, dict[str, str]]:
         with self.lock:
             self.calls.append(req)
             first = len(self.calls) == 1
+        if self.redirect_to and req.path != "/landed":
+            return 307, b"", {"Location": self.redirect_to}
         if self.forward_to:
             sent = {k: v for k, v in req.headers.items() if k.lower() not in ("host", "content-length")}
             r = httpx.request(

@@ -61,7 +61,7 @@ async def test_seed_earn_badge_flow(server: Deployment) -> None:
         created, approved = await _create_and_approve(http, "EARN-BADGE", seed)
         assert created["requestType"] == "earn-badge"
         assert created["details"]["ValidatePayload_Output"] is True
-        assert approved["state"] == "approved", approved
+        assert approved["state"] == "approved", approved["details"]
         output = approved["details"]["IntouchAPITask_Output"]
         assert output["status"] == 200
         assert output["body"]["errors"] == []
@@ -93,7 +93,7 @@ async def test_issue_badge_flow(server: Deployment) -> None:
         task["body"].update(customers=CUSTOMER, badgeMetaId=ISSUE_BADGE, requestId="e2e-issue-1")
         task["headers"]["Authorization"] = basic("till")
         created, approved = await _create_and_approve(http, "ISSUE-BADGE", body)
-        assert approved["state"] == "approved", approved
+        assert approved["state"] == "approved", approved["details"]
         out = approved["details"]["IntouchAPITask_Output"]
         assert out["status"] == 200
         issued = out["body"]["data"]["issuedBadges"]
@@ -111,7 +111,7 @@ async def test_customer_status_change_flow(server: Deployment) -> None:
         body["payload"]["IntouchAPITask-Payload"]["queryParams"]["identifierValue"] = CUSTOMER_MOBILE
         body["payload"]["IntouchAPITask-Payload"]["headers"]["Authorization"] = basic("till")
         created, approved = await _create_and_approve(http, "CUSTOMER-STATUS-CHANGE", body)
-        assert approved["state"] == "approved", approved
+        assert approved["state"] == "approved", approved["details"]
         assert approved["details"]["IntouchAPITask_Output"]["status"] == 200
         lookup = await http.get(
             "/v2/customers/lookup",
@@ -129,7 +129,7 @@ async def test_fake_downstream_types(server: Deployment, fake_downstream: FakeSe
         body = body_for(rtype, host=FAKE_NAME)
         created, approved = await _create_and_approve(http, rtype, body)
         rid = created["requestId"]
-        assert approved["state"] == "approved", approved
+        assert approved["state"] == "approved", approved["details"]
         out = approved["details"]["IntouchAPITask_Output"]
         assert out["status"] == 201
         assert out["body"]["createdId"] == 1
@@ -157,3 +157,17 @@ async def test_unlisted_host_is_never_called(server: Deployment, fake_downstream
             assert r.status_code == 400, r.text
             assert r.json()["errors"][0]["reference"] == "payload.IntouchAPITask-Payload.hostname"
     assert fake_downstream.calls == []
+
+
+async def test_redirects_are_never_followed(server: Deployment, fake_downstream: FakeServer) -> None:
+    """A downstream answering 307 to another address fails the request; nothing follows the redirect."""
+    fake_downstream.redirect_to = f"{fake_downstream.base_url}/landed"
+    async with httpx.AsyncClient(base_url=server.base_url, timeout=30) as http:
+        created, approved = await _create_and_approve(
+            http, "GOODWILL-POINTS", body_for("GOODWILL-POINTS", host=FAKE_NAME)
+        )
+        assert approved["state"] == "failed", approved
+        assert approved["details"]["IntouchAPITask_Output"]["status"] == 307
+        assert "307" in approved["failureReason"]
+    assert [c.path for c in fake_downstream.calls] == ["/internal/goodwill/"]
+    assert fake_downstream.effects == {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from typing import Any
@@ -15,6 +16,23 @@ from foureyes.core.logging import get_logger
 from foureyes.core.metrics import Metrics
 
 log = get_logger("foureyes.http")
+# A \uD800-\uDFFF escape, pairs first: JSON may spell a lone surrogate, which no UTF-8 store or response can hold.
+_SURROGATE_ESCAPE = re.compile(
+    rb"\\u[dD][89abAB][0-9a-fA-F]{2}\\u[dD][c-fC-F][0-9a-fA-F]{2}|\\u[dD][89a-fA-F][0-9a-fA-F]{2}"
+)
+
+
+def has_lone_surrogate(body: bytes) -> bool:
+    """True when the JSON body decodes to a string with an unpaired surrogate (checked only if one may be there)."""
+    if not any(len(m.group()) == 6 for m in _SURROGATE_ESCAPE.finditer(body)):
+        return False
+    try:
+        json.dumps(json.loads(body), ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    except (ValueError, RecursionError):
+        return False  # not JSON at all: the route's own parsing answers 400
+    return False
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:
@@ -64,6 +82,10 @@ class BodyLimitMiddleware:
             chunks.append(chunk)
             more = message.get("more_body", False)
         body = b"".join(chunks)
+        if has_lone_surrogate(body):
+            item = ErrorItem(2008, "Text must be valid Unicode: unpaired surrogates (\\ud800-\\udfff) are refused")
+            await _send_json(send, 400, {"data": None, "errors": [item.as_dict()], "warnings": []})
+            return
         replayed = False
 
         async def replay() -> Message:

@@ -43,6 +43,8 @@ def tenant_file() -> dict[str, Any]:
                         {"kind": "till", "id": till, "name": "T"}]}]}]}],
             "users": [{"username": root[0], "password": root[1], "kind": "intouch",
                        "permissions": [{"name": p, "unit": None} for p in PERMISSIONS]}],
+            "clients": [{"key": f"client-{org_id}", "secret": "client-secret-1", "name": "fuzz",
+                         "permissions": [{"name": n, "unit": None} for n in ("BadgesRead", "CanMakeRequest")]}],
             "customers": [{"id": 1, "mobile": f"91999{org_id}01", "email": f"one@{org_id}.test"}],
             "workflows": {"GOODWILL-POINTS": {"allowedHosts": ["https://crm-nightly-new.cc.capillarytech.com"]}},
         }  # fmt: skip

@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from foureyes.core.errors import Unavailable, UnstorableText
 from foureyes.core.settings import Settings
+from foureyes.core.sqlite_driver import one_hop_url
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -30,7 +31,7 @@ SQLITE_PRAGMAS = (
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, echo: bool) -> AsyncEngine:
     engine = create_async_engine(
-        url,
+        one_hop_url(url),  # one worker-thread hop per statement instead of four (see sqlite_driver.py)
         echo=echo,
         pool_size=pool_size,
         max_overflow=0,

@@ -188,3 +188,36 @@ async def test_repeated_basic_client_verifies_argon2_once(
     wrong = {**h, "Authorization": "Basic " + __import__("base64").b64encode(b"checker:nope").decode()}
     assert (await client.get(f"{WF}/requests", headers=wrong)).status_code == 401
     assert len(calls) == 2, "a wrong password must still be verified"
+
+
+async def test_list_totals_from_counters_match_the_rows(
+    ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    """totalElements of the whole-org list and of state filters come from counters; they must equal COUNT(*)."""
+    from sqlalchemy import func, select
+
+    from foureyes.workflows.models import WorkflowRequest
+
+    tenant = world["tenant"]
+    ids = [await create(client, world, n) for n in range(1, 7)]
+    checker = tenant.headers("checker")
+    for rid, verdict in ((ids[0], "approved"), (ids[1], "approved"), (ids[2], "rejected")):
+        decision = {
+            "requestId": rid,
+            "actionName": "AdminTask",
+            "payload": {"AdminTask-Payload": {"actionDecision": verdict, "actionMessage": "x"}},
+        }
+        assert (await client.put(f"{WF}/EARN-BADGE", json=decision, headers=checker)).status_code == 200
+    r = await client.post(f"{WF}/requests/{ids[3]}/cancel", json={"reason": "r"}, headers=tenant.headers("maker"))
+    assert r.status_code == 200, r.text
+    async with ctx.db.read() as s:
+        rows = dict(
+            (await s.execute(select(WorkflowRequest.state, func.count()).group_by(WorkflowRequest.state))).all()
+        )
+    assert rows == {"approved": 2, "rejected": 1, "cancelled": 1, "AdminTask": 2}, rows
+    for states, expected in (("", 6), ("AdminTask", 2), ("approved,rejected", 3), ("expired", 0)):
+        got = await client.get(f"{WF}/requests", params={"states": states}, headers=checker)
+        assert got.json()["pagination"]["totalElements"] == expected, (states, got.text)
+    # a filter the counters cannot answer still counts rows
+    got = await client.get(f"{WF}/requests", params={"states": "AdminTask", "userId": 999}, headers=checker)
+    assert got.json()["pagination"]["totalElements"] == 0

@@ -85,3 +85,13 @@ def libpq_url(sqlalchemy_url: str) -> str:
     from sqlalchemy.engine import make_url
 
     return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def upsert_increment(session: AsyncSession, table: Any, keys: dict[str, Any], column: str, delta: int) -> None:
+    """INSERT keys with `column` = delta, or add delta to the existing row: one statement on either store."""
+    dialect: Any = postgresql if is_postgres(session) else sqlite
+    stmt = dialect.insert(table).values(**keys, **{column: delta})
+    stmt = stmt.on_conflict_do_update(
+        index_elements=list(keys), set_={column: getattr(table.c, column) + stmt.excluded[column]}
+    )
+    await session.execute(stmt)

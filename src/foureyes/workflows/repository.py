@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from foureyes.workflows.counts import count_added, count_moved, counted_total
 from foureyes.workflows.models import ExecutionJob, RequestEvent, WorkflowConfigRevision, WorkflowRequest
 
 
@@ -35,6 +36,18 @@ class ListQuery:
     limit: int = 10
 
 
+def _org_and_states_only(q: ListQuery) -> bool:
+    """The list filters nothing but the org (whole-org visibility) and optionally states: counters answer."""
+    return (
+        q.unit_scopes is None
+        and q.maker_id is None
+        and not q.request_type
+        and not (q.concept_id or q.zone_id or q.store_id or q.till_id)
+        and q.start_from is None
+        and q.start_before is None
+    )
+
+
 class WorkflowRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
@@ -42,6 +55,11 @@ class WorkflowRepository:
     # --- requests -------------------------------------------------------------------------------------------
     def add(self, row: object) -> None:
         self.s.add(row)
+
+    async def add_request(self, row: WorkflowRequest) -> None:
+        """A new request, counted in its org's per-state totals (counts.py) in the same transaction."""
+        self.s.add(row)
+        await count_added(self.s, row.org_id, row.state)
 
     async def flush(self) -> None:
         await self.s.flush()
@@ -66,19 +84,28 @@ class WorkflowRepository:
             .values(version=version + 1, **values)
             .execution_options(synchronize_session=False)
         )
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        moved = bool(result.rowcount)  # type: ignore[attr-defined]
+        if moved and "state" in values:
+            await count_moved(self.s, org_id, from_state, values["state"])
+        return moved
 
     async def search(self, q: ListQuery) -> tuple[Sequence[WorkflowRequest], int]:
         conditions = self._conditions(q)
-        total = int(await self.s.scalar(select(func.count()).select_from(WorkflowRequest).where(*conditions)) or 0)
+        if _org_and_states_only(q):
+            total = await counted_total(self.s, q.org_id, q.states)
+        else:
+            total = int(await self.s.scalar(select(func.count()).select_from(WorkflowRequest).where(*conditions)) or 0)
         column = WorkflowRequest.start_time if q.sort_by == "startDate" else WorkflowRequest.end_time
         order: list[Any] = (
             [column.desc(), WorkflowRequest.id.desc()] if q.descending else [column.asc(), WorkflowRequest.id.asc()]
         )
+        # Deferred join: the offset is walked over ids in an index (no table/heap reads for skipped rows), and
+        # only the page's rows are fetched whole.
+        page = (
+            select(WorkflowRequest.id).where(*conditions).order_by(*order).offset(q.page * q.limit).limit(q.limit)
+        ).subquery()
         rows = (
-            await self.s.scalars(
-                select(WorkflowRequest).where(*conditions).order_by(*order).offset(q.page * q.limit).limit(q.limit)
-            )
+            await self.s.scalars(select(WorkflowRequest).join(page, WorkflowRequest.id == page.c.id).order_by(*order))
         ).all()
         return rows, total
 

@@ -97,7 +97,7 @@ class WorkflowService:
         job_id: int | None = None
         async with self.ctx.db.write() as s:
             repo = WorkflowRepository(s)
-            repo.add(row)
+            await repo.add_request(row)
             await repo.flush()
             await note(
                 repo,

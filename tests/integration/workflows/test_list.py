@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from foureyes.core.context import AppContext
 from foureyes.core.ids import uuid7
 from foureyes.workflows.models import WorkflowRequest
+from foureyes.workflows.repository import WorkflowRepository
 from tests.factories import CONCEPT, STORE, TILL, ZONE, Tenant, make_tenant
 from tests.integration.workflows.conftest import FakeDownstream, body_for, configure, decision, entity
 
@@ -145,8 +146,8 @@ async def _clone(ctx: AppContext, rid: str, copies: int) -> None:
         row = await s.scalar(select(WorkflowRequest).where(WorkflowRequest.id == rid))
         assert row is not None
         columns = {c.key: getattr(row, c.key) for c in WorkflowRequest.__table__.columns}
-        for _ in range(copies):
-            s.add(WorkflowRequest(**{**columns, "id": uuid7()}))
+        for _ in range(copies):  # through the repository, so the per-state counts (counts.py) stay exact
+            await WorkflowRepository(s).add_request(WorkflowRequest(**{**columns, "id": uuid7()}))
 
 
 async def test_paging_is_zero_based_limit_defaults_to_10_max_100(

@@ -1,0 +1,140 @@
+"""SQL statements and time per API call, in-process (ASGI), for before/after comparisons of a fix.
+
+    python -m benchmarks.statements --store sqlite|postgresql [--n 100]
+
+Statement counts do not depend on the machine's load, unlike timings, so they are the steady figure to quote
+for a change that removes round trips. Each endpoint is called `n` times after a warm-up; the table gives
+statements per call, the SQL time per call and the wall time per call.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import httpx
+from sqlalchemy import event
+
+from benchmarks.common import (
+    BADGES,
+    WF,
+    Store,
+    approve_body,
+    arguments,
+    earn_badge_body,
+    headers,
+    load,
+    scratch_store,
+    seed_tenant,
+)
+
+
+class Meter:
+    def __init__(self) -> None:
+        self.count = 0
+        self.sql_seconds = 0.0
+
+    def before(self, conn: Any, *_args: Any) -> None:
+        conn.info["bench_t0"] = time.perf_counter()
+
+    def after(self, conn: Any, *_args: Any) -> None:
+        self.count += 1
+        self.sql_seconds += time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
+
+
+async def measure(store: Store, n: int) -> list[tuple[str, float, float, float]]:
+    from foureyes.app import create_app
+    from foureyes.core.context import AppContext
+
+    await seed_tenant(store, max(100, 2 * n + 10))
+    settings = store.settings(8000)
+    ctx = AppContext.build(settings)
+    app = create_app(settings, ctx=ctx)
+    base = "http://127.0.0.1:8000"
+    ctx.http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base)
+    meter = Meter()
+    for engine in {id(e): e for e in (ctx.db.write_engine.sync_engine, ctx.db.read_engine.sync_engine)}.values():
+        event.listen(engine, "before_cursor_execute", meter.before)
+        event.listen(engine, "after_cursor_execute", meter.after)
+    out = []
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=base, timeout=60) as c:
+        for user in ("maker", "checker", "admin", "writer"):
+            await c.get(f"{WF}/requests", params={"limit": 1}, headers=headers(user))
+        now = int(time.time())
+        meta = {
+            "name": "bench", "description": "d", "startOn": now - 3600, "expiresOn": now + 30 * 86400,
+            "earnType": "EARN", "active": True, "ownership": {"restrictedToOwners": ["Loyalty"]},
+            "earnedBadgeExpiry": {"expiryType": "RELATIVE", "relativeExpirytype": "WEEKS", "value": 2},
+            "customerConstraints": [], "badgeConstraints": [],
+        }  # fmt: skip
+        badge = (await c.post(f"{BADGES}/badgeMeta", json=meta, headers=headers("writer"))).json()["data"]["id"]
+        claim = {"ownerType": "Loyalty", "referenceId": "626"}
+        await c.post(f"{BADGES}/badgeMeta/{badge}/claim", json=claim, headers=headers("writer"))
+        config = {"allowedHosts": ["https://crm-nightly-new.cc.capillarytech.com"],
+                  "hostRoutes": {"https://crm-nightly-new.cc.capillarytech.com": base}}  # fmt: skip
+        await c.put(f"{WF}/config/EARN-BADGE", json=config, headers=headers("admin"))
+        created: list[str] = []
+
+        async def create(i: int) -> httpx.Response:
+            r = await c.post(f"{WF}/EARN-BADGE", json=earn_badge_body(badge, 1 + i, f"s-{i}"), headers=headers("maker"))
+            created.append(r.json()["data"]["requestId"])
+            return r
+
+        async def decide(i: int) -> httpx.Response:
+            return await c.put(f"{WF}/EARN-BADGE", json=approve_body(created[i]), headers=headers("checker"))
+
+        async def earn(i: int) -> httpx.Response:
+            body = {"badgeMetaId": badge, "customerId": 1 + n + i, "requestId": f"e-{i}",
+                    "triggeredBy": {"ownerType": "Loyalty", "referenceId": "626"}}  # fmt: skip
+            return await c.post(f"{BADGES}/customer/earn", json=body, headers=headers("writer"))
+
+        async def get(i: int) -> httpx.Response:
+            return await c.get(f"{WF}/requests/{created[i]}", headers=headers("checker"))
+
+        async def listing(_i: int) -> httpx.Response:
+            return await c.get(f"{WF}/requests", params={"limit": 10}, headers=headers("checker"))
+
+        async def inbox(_i: int) -> httpx.Response:
+            return await c.get(f"{WF}/requests", params={"states": "AdminTask"}, headers=headers("checker"))
+
+        calls: list[tuple[str, Callable[[int], Awaitable[httpx.Response]]]] = [
+            ("create EARN-BADGE", create),
+            ("list", listing),
+            ("inbox", inbox),
+            ("get", get),
+            ("approve (incl. executor + downstream earn)", decide),
+            ("badge earn", earn),
+        ]
+        await create(n)  # warm-up: the org's audit chain and caches
+        created.clear()
+        for name, call in calls:
+            meter.count, meter.sql_seconds = 0, 0.0
+            t0 = time.perf_counter()
+            for i in range(n):
+                r = await call(i)
+                if r.status_code != 200:
+                    raise RuntimeError(f"{name}: {r.status_code} {r.text[:300]}")
+            wall = time.perf_counter() - t0
+            out.append((name, meter.count / n, 1000 * meter.sql_seconds / n, 1000 * wall / n))
+    await ctx.close()
+    return out
+
+
+def main() -> None:
+    parser = arguments(__doc__ or "")
+    parser.add_argument("--n", type=int, default=100)
+    args = parser.parse_args()
+    with scratch_store(args.store) as store:
+        before = load()
+        rows = asyncio.run(measure(store, args.n))
+    print(f"{args.store}, n={args.n}, load {before['load1']} → {load()['load1']}")
+    print("| call | statements | SQL ms | wall ms |")
+    print("|---|---|---|---|")
+    for name, count, sql_ms, wall_ms in rows:
+        print(f"| {name} | {count:.1f} | {sql_ms:.2f} | {wall_ms:.2f} |")
+
+
+if __name__ == "__main__":
+    main()

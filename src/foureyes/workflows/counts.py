@@ -12,17 +12,29 @@ from __future__ import annotations
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foureyes.core.dialect import upsert_increment
+from foureyes.audit.models import AuditHead
+from foureyes.core.dialect import lock_for_update, upsert_increment
 from foureyes.workflows.models import RequestCount
 
 
+async def _serialise_org(session: AsyncSession, org_id: int) -> None:
+    """Take the org's audit-chain row before touching a counter, so every writer locks in one order.
+
+    Without it a decision (counter, then audit row) and a worker recording an attempt (audit row, then counter)
+    deadlocked on PostgreSQL under load (found by tests/cluster). No-op on SQLite (one writer at a time).
+    """
+    await session.execute(lock_for_update(select(AuditHead.org_id).where(AuditHead.org_id == org_id), session))
+
+
 async def count_added(session: AsyncSession, org_id: int, state: str) -> None:
+    await _serialise_org(session, org_id)
     await upsert_increment(session, RequestCount.__table__, {"org_id": org_id, "state": state}, "n", 1)
 
 
 async def count_moved(session: AsyncSession, org_id: int, from_state: str, to_state: str) -> None:
     if from_state == to_state:
         return
+    await _serialise_org(session, org_id)
     await session.execute(
         update(RequestCount)
         .where(RequestCount.org_id == org_id, RequestCount.state == from_state)

@@ -60,8 +60,8 @@ async def test_cluster_executes_every_approved_request_exactly_once(cluster_db: 
         worker_lease_seconds=5,  # a SIGKILLed worker's jobs are taken over after 5 s
         worker_poll_seconds=10,  # long on purpose: NOTIFY, not polling, must keep the workers busy
         worker_grace_seconds=10,
-        worker_concurrency=8,
-        db_pool_size=4,
+        worker_concurrency=4,
+        db_pool_size=10,
     )
     assert procs.run_cli(env, "db", "upgrade").returncode == 0
     seeded = procs.run_cli(env, "seed", "-", stdin=json.dumps(tenant_file(f"http://127.0.0.1:{port_a}")))
@@ -79,7 +79,7 @@ async def test_cluster_executes_every_approved_request_exactly_once(cluster_db: 
         maker, checker = {**org, "Authorization": basic(MAKER)}, {**org, "Authorization": basic(CHECKER)}
         gate = asyncio.Semaphore(16)
 
-        async with httpx.AsyncClient(timeout=30) as http:
+        async with httpx.AsyncClient(timeout=60) as http:
 
             async def create(i: int) -> str:
                 body = earn_request(f"cluster-{i}", CUSTOMERS[i % len(CUSTOMERS)], basic(TILL))

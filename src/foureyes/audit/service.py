@@ -61,8 +61,12 @@ async def record(
     at: datetime | None = None,
 ) -> AuditEvent:
     """Append one event to the org's chain inside the caller's transaction."""
-    await insert_ignore(session, AuditHead.__table__, {"org_id": org_id, "seq": 0, "hash": GENESIS}, ["org_id"])
-    head = (await session.scalars(lock_for_update(select(AuditHead).where(AuditHead.org_id == org_id), session))).one()
+    locked = lock_for_update(select(AuditHead).where(AuditHead.org_id == org_id), session)
+    head = (await session.scalars(locked)).one_or_none()
+    if head is None:
+        # The org's first event starts its chain; a concurrent first writer may insert it first (no conflict).
+        await insert_ignore(session, AuditHead.__table__, {"org_id": org_id, "seq": 0, "hash": GENESIS}, ["org_id"])
+        head = (await session.scalars(locked)).one()
     payload = json.loads(json.dumps(data or {}, default=str))
     when = at or utcnow()
     seq = head.seq + 1

@@ -14,7 +14,8 @@ from foureyes.identity.principal import Principal
 ORG_HEADER = "x-cap-api-auth-org-id"
 
 
-def get_ctx(request: Request) -> AppContext:
+async def get_ctx(request: Request) -> AppContext:
+    # async on purpose: FastAPI runs a plain `def` dependency in its thread pool, one thread hop per request.
     ctx: AppContext = request.app.state.ctx
     return ctx
 

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
@@ -40,24 +41,26 @@ def rss_plot(result: Path, png: Path) -> Path:
 
 
 def list_curve(results: list[Path], png: Path) -> Path:
-    """p95 per page against stored requests, one line per (store, query)."""
-    fig, ax = plt.subplots(figsize=(7.5, 4))
-    for result in results:
+    """p95 per page against stored requests: one panel per store, one line per query."""
+    fig, axes = plt.subplots(1, max(1, len(results)), figsize=(11, 4.2), sharey=True, squeeze=False)
+    for ax, result in zip(axes[0], results, strict=False):
         data = json.loads(result.read_text())
         sizes = data["figures"]["sizes"]
-        names = list(sizes[0]["queries"]) if sizes else []
-        for name in names:
+        for name in list(sizes[0]["queries"]) if sizes else []:
+            style = "-" if name.startswith("list") else "--"
             xs = [s["rows"] for s in sizes]
             ys = [s["queries"][name]["p95_ms"] for s in sizes]
-            ax.plot(xs, ys, marker="o", label=f"{data['store']}: {name}")
-    ax.axhline(20, color="red", linestyle="--", linewidth=1, label="target p95 20 ms")
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    ax.set_xlabel("stored requests")
-    ax.set_ylabel("p95 per page over HTTP (ms)")
-    ax.set_title("List API and checker inbox: cost as the store grows")
-    ax.grid(alpha=0.3, which="both")
-    ax.legend(fontsize=7)
+            ax.plot(xs, ys, style, marker="o", label=name)
+        ax.axhline(20, color="red", linestyle=":", linewidth=1.2, label="target p95 20 ms")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("stored requests")
+        ax.set_title(f"{data['store']} (load {data['load_before']['load1']}→{data['load_after'].get('load1', '?')})")
+        ax.grid(alpha=0.3, which="both")
+        ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("p95 per page over HTTP (ms)")
+    fig.suptitle("List API and checker inbox: cost as the store grows")
     fig.tight_layout()
     png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(png, dpi=110)

@@ -305,7 +305,7 @@ def profiling(pid: int, out: Path | None) -> Iterator[None]:
     out.parent.mkdir(parents=True, exist_ok=True)
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     proc = subprocess.Popen(
-        [spy, "record", "--pid", str(pid), "--rate", "200", "--threads", "--native", "--format", "raw", "-o", str(out)],
+        [spy, "record", "--pid", str(pid), "--rate", "200", "--gil", "--format", "raw", "-o", str(out)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

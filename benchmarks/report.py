@@ -60,6 +60,10 @@ def create_table() -> list[str]:
 
 def e2e_table() -> list[str]:
     runs = _load("e2e")
+    for store in STORES:  # the one-client latency runs sit beside the 16-client ones
+        path = RESULTS / f"e2e-{store}-c1.json"
+        if path.exists():
+            runs[f"{store} "] = json.loads(path.read_text())
     if not runs:
         return []
     lines = [
@@ -69,6 +73,7 @@ def e2e_table() -> list[str]:
     ]
     for store, d in runs.items():
         f = d["figures"]
+        store = store.strip()
         rate_ok = f["workflows_per_second"] >= 300 if store == "sqlite" else True
         p99_ok = f["approval_to_approved_p99_ms"] < 50
         rss = " · ".join(str(x) for x in f["rss_mib_first_last_max"])

@@ -14,7 +14,10 @@ for part in "${parts[@]}"; do
     badges) for store in sqlite postgresql; do $PY -m benchmarks.bench_badges --store "$store"; done ;;
     e2e)
       $PY -m benchmarks.bench_e2e --store sqlite --duration "${E2E_SECONDS:-300}" --plot
-      $PY -m benchmarks.bench_e2e --store postgresql --duration "${E2E_PG_SECONDS:-60}" --plot ;;
+      $PY -m benchmarks.bench_e2e --store postgresql --duration "${E2E_PG_SECONDS:-60}" --plot
+      for store in sqlite postgresql; do  # approval latency with one client (no queueing behind others)
+        $PY -m benchmarks.bench_e2e --store "$store" --concurrency 1 --duration 30 --out "benchmarks/results/e2e-$store-c1.json"
+      done ;;
     list) for store in sqlite postgresql; do $PY -m benchmarks.bench_list --store "$store"; done ;;
     *) echo "unknown part $part" >&2; exit 2 ;;
   esac

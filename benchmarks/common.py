@@ -181,7 +181,7 @@ def create_badge(client: httpx.Client, **over: Any) -> str:
     body: dict[str, Any] = {
         "name": f"Bench {uuid.uuid4().hex[:6]}",
         "description": "benchmark badge",
-        "startOn": now - 3600,
+        "startOn": now - now % 86400,  # today 00:00 UTC: a past day is refused (722)
         "expiresOn": now + 30 * 86400,
         "earnType": "EARN",
         "active": True,

@@ -64,7 +64,7 @@ async def measure(store: Store, n: int) -> list[tuple[str, float, float, float]]
             await c.get(f"{WF}/requests", params={"limit": 1}, headers=headers(user))
         now = int(time.time())
         meta = {
-            "name": "bench", "description": "d", "startOn": now - 3600, "expiresOn": now + 30 * 86400,
+            "name": "bench", "description": "d", "startOn": now - now % 86400, "expiresOn": now + 30 * 86400,
             "earnType": "EARN", "active": True, "ownership": {"restrictedToOwners": ["Loyalty"]},
             "earnedBadgeExpiry": {"expiryType": "RELATIVE", "relativeExpirytype": "WEEKS", "value": 2},
             "customerConstraints": [], "badgeConstraints": [],

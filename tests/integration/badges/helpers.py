@@ -39,7 +39,8 @@ def meta_body(name: str = "Five transactions", **over: Any) -> dict[str, Any]:
     body: dict[str, Any] = {
         "name": name,
         "description": "Make 5 transactions",
-        "startOn": now - 60,
+        # Never before today's UTC midnight: a start on a past day is refused (722).
+        "startOn": max(now - 60, now - now % DAY),
         "expiresOn": now + 30 * DAY,
         "earnType": "EARN",
         "active": True,

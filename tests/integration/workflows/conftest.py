@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -110,7 +111,8 @@ async def allow_fake_host(
 
 # --- bodies for every type ----------------------------------------------------------------------------------
 BASIC = "Basic YWIxMjQ6MjVkNTVhZDI4M2FhNDAwYWY0NjRjNzZkNzEzYzA3YWQ="
-SEED_PATH = "/work/shared/seeds/000_fec91eb9bea8c47c.txt"
+# The seed page lives in shared/ beside the checkout (as laid out for developers and CI).
+SEED_PATH = str(Path(__file__).resolve().parents[3].parent / "shared" / "seeds" / "000_fec91eb9bea8c47c.txt")
 SEED_EARN_BADGE: dict[str, Any] = {
     "entityInfo": {"tillId": "50682289", "storeId": "50682288", "zoneId": "50682286", "conceptId": "50678331"},
     "payload": {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any
 
@@ -72,6 +73,10 @@ async def test_every_type_is_created_masked_and_sealed(
     capfd: pytest.CaptureFixture[str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # Another test's in-thread uvicorn may have applied a dictConfig that disables existing loggers.
+    for name in ("foureyes", "foureyes.http"):
+        logging.getLogger(name).disabled = False
+    caplog.set_level(logging.INFO)
     await configure(client, tenant, rtype)
     headers = tenant.headers("maker@demo.test")
     r = await client.post(f"{BASE}/{rtype}", json=body_for(rtype), headers=headers)

@@ -49,6 +49,31 @@ def event_hash(
     return hashlib.sha256((prev_hash + canonical).encode()).hexdigest()
 
 
+_LOCKED_HEADS = "foureyes.audit.locked_heads"
+
+
+async def lock_chain(session: AsyncSession, org_id: int) -> AuditHead:
+    """The org's chain head, row-locked for the rest of this transaction; read once per transaction.
+
+    Every writer of an org takes this lock before anything else it counts or chains (workflows/counts.py), so
+    writers queue in one order and never deadlock. The head is remembered in `session.info` (one session is one
+    transaction, core/database.py) so a transaction that records several events, or counts and then records,
+    reads and locks it once, and the ORM writes its new tip once at flush.
+    """
+    heads: dict[int, AuditHead] = session.info.setdefault(_LOCKED_HEADS, {})
+    head = heads.get(org_id)
+    if head is not None:
+        return head
+    locked = lock_for_update(select(AuditHead).where(AuditHead.org_id == org_id), session)
+    head = (await session.scalars(locked)).one_or_none()
+    if head is None:
+        # The org's first event starts its chain; a concurrent first writer may insert it first (no conflict).
+        await insert_ignore(session, AuditHead.__table__, {"org_id": org_id, "seq": 0, "hash": GENESIS}, ["org_id"])
+        head = (await session.scalars(locked)).one()
+    heads[org_id] = head
+    return head
+
+
 async def record(
     session: AsyncSession,
     *,
@@ -60,13 +85,8 @@ async def record(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> AuditEvent:
-    """Append one event to the org's chain inside the caller's transaction."""
-    locked = lock_for_update(select(AuditHead).where(AuditHead.org_id == org_id), session)
-    head = (await session.scalars(locked)).one_or_none()
-    if head is None:
-        # The org's first event starts its chain; a concurrent first writer may insert it first (no conflict).
-        await insert_ignore(session, AuditHead.__table__, {"org_id": org_id, "seq": 0, "hash": GENESIS}, ["org_id"])
-        head = (await session.scalars(locked)).one()
+    """Append one event to the org's chain inside the caller's transaction (written at its next flush)."""
+    head = await lock_chain(session, org_id)
     payload = json.loads(json.dumps(data or {}, default=str))
     when = at or utcnow()
     seq = head.seq + 1
@@ -86,7 +106,6 @@ async def record(
     session.add(event)
     head.seq = seq
     head.hash = digest
-    await session.flush()
     return event
 
 

@@ -35,6 +35,10 @@ class Settings(BaseSettings):
     ui_token_ttl_seconds: int = 3600
     console_session_ttl_seconds: int = 8 * 3600
     basic_auth_cache_seconds: int = 60
+    principal_cache_seconds: float = Field(
+        default=5.0,
+        description="How long a caller's resolved identity (user or client, org, grants) is reused without SQL.",
+    )
     jwt_issuer: str = "foureyes"
     db_pool_size: int = 10
     db_echo: bool = False

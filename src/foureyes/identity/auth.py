@@ -15,6 +15,7 @@ from foureyes.core.security import TokenService, VerificationCache, hash_passwor
 from foureyes.core.settings import Settings
 from foureyes.identity.models import ApiClient, User
 from foureyes.identity.principal import Principal, UnitGrant
+from foureyes.identity.principal_cache import PrincipalCache, generation, invalidate_principals
 from foureyes.identity.repository import IdentityRepository
 
 OAUTH_AUDIENCE = "foureyes-api"
@@ -45,6 +46,8 @@ class Authenticator:
         self.settings = settings
         self.tokens = tokens
         self.cache = VerificationCache(settings.resolved_secret_key.encode(), settings.basic_auth_cache_seconds)
+        # A repeated caller resolves to its Principal without SQL for a few seconds (issue #7).
+        self.principals = PrincipalCache(settings.resolved_secret_key.encode(), settings.principal_cache_seconds)
         self._decoy: str | None = None
 
     async def authenticate(self, headers: Mapping[str, str]) -> Principal:
@@ -72,6 +75,13 @@ class Authenticator:
         if parsed is None:
             raise Unauthorized("Malformed Basic credentials")
         username, secret = parsed
+        # A hit skips the lock-out read too: every failure noted here evicts the username (see _note_failure),
+        # so only a caller whose last attempt in this process succeeded is served from memory.
+        key = self.principals.basic_key(header)
+        hit = self.principals.get(key)
+        if hit is not None:
+            return hit
+        read_generation = generation()
         async with self.db.read() as s:
             repo = IdentityRepository(s)
             user = await repo.user_by_username(username)
@@ -87,6 +97,7 @@ class Authenticator:
             # A cached success still proves the password, so it clears earlier failures too.
             if throttle and throttle.failures:
                 await self._clear_failures(username)
+            self.principals.put(key, principal, read_generation)
             return principal
         # Unknown and inactive users pay one Argon2 verification too, so timing does not reveal which names exist.
         stored = user.password_hash if user is not None and user.active else await self._decoy_hash()
@@ -98,7 +109,9 @@ class Authenticator:
         if throttle and throttle.failures:
             await self._clear_failures(username)
         async with self.db.read() as s:
-            return await self._user_principal(IdentityRepository(s), user, via="basic")
+            principal = await self._user_principal(IdentityRepository(s), user, via="basic")
+        self.principals.put(key, principal, read_generation)
+        return principal
 
     async def _decoy_hash(self) -> str:
         if self._decoy is None:
@@ -116,34 +129,56 @@ class Authenticator:
 
     async def principal_for_user(self, org_id: int, user_id: int) -> Principal | None:
         """The console session's user with today's grants; None once the user is gone or deactivated."""
+        key = ("console", org_id, user_id)
+        hit = self.principals.get(key)
+        if hit is not None:
+            return hit
+        read_generation = generation()
         async with self.db.read() as s:
             repo = IdentityRepository(s)
             user = await repo.get_user(org_id, user_id)
             if user is None or not user.active:
                 return None
-            return await self._user_principal(repo, user, via="console")
+            principal = await self._user_principal(repo, user, via="console")
+        self.principals.put(key, principal, read_generation)
+        return principal
 
     async def from_oauth(self, token: str) -> Principal:
         claims = self.tokens.verify(token, audience=OAUTH_AUDIENCE)
         if claims is None or not claims.subject.startswith("client:"):
             raise Unauthorized("Invalid or expired OAuth token")
+        # The signature and expiry were checked above on every call; only the database read is cached.
+        key = ("oauth", claims.subject, claims.org_id)
+        hit = self.principals.get(key)
+        if hit is not None:
+            return hit
+        read_generation = generation()
         async with self.db.read() as s:
             repo = IdentityRepository(s)
             client = await repo.get_client(int(claims.subject.split(":", 1)[1]))
             if client is None or not client.active or client.org_id != claims.org_id:
                 raise Unauthorized("Invalid or expired OAuth token")
-            return await self._client_principal(repo, client)
+            principal = await self._client_principal(repo, client)
+        self.principals.put(key, principal, read_generation)
+        return principal
 
     async def from_ui_token(self, token: str) -> Principal:
         claims = self.tokens.verify(token, audience=UI_AUDIENCE)
         if claims is None or not claims.subject.startswith("user:"):
             raise Unauthorized("Invalid or expired UI token")
+        key = ("ui-token", claims.subject, claims.org_id)
+        hit = self.principals.get(key)
+        if hit is not None:
+            return hit
+        read_generation = generation()
         async with self.db.read() as s:
             repo = IdentityRepository(s)
             user = await repo.get_user_any_org(int(claims.subject.split(":", 1)[1]))
             if user is None or not user.active or user.org_id != claims.org_id:
                 raise Unauthorized("Invalid or expired UI token")
-            return await self._user_principal(repo, user, via="ui-token")
+            principal = await self._user_principal(repo, user, via="ui-token")
+        self.principals.put(key, principal, read_generation)
+        return principal
 
     async def issue_oauth_token(self, key: str, secret: str) -> tuple[str, int]:
         if "\x00" in key:  # no key contains NUL, and PostgreSQL would refuse to compare it
@@ -188,12 +223,20 @@ class Authenticator:
         )
 
     async def _note_failure(self, username: str) -> None:
+        locked = False
         async with self.db.write() as s:
             row = await IdentityRepository(s).throttle_for_update(username[:200])
             row.failures += 1
             if row.failures >= self.settings.login_max_failures:
                 row.locked_until = utcnow() + timedelta(seconds=self.settings.login_lockout_seconds)
                 row.failures = 0
+                locked = True
+        # After the commit: the username's next success must read the throttle row again (to be refused while
+        # locked, and to reset the count). A lock-out also bumps the generation, so a success being resolved
+        # right now, which read the row before the lock, is not cached either. Lock-outs are rare.
+        self.principals.forget_user(username)
+        if locked:
+            invalidate_principals()
 
     async def _clear_failures(self, username: str) -> None:
         async with self.db.write() as s:

@@ -96,7 +96,10 @@ def main() -> None:
     polled = 0
     with scratch_store(args.store) as store:
         run(seed_tenant(store, CUSTOMERS))
-        with running_server(store) as server, httpx.Client(base_url=server.base_url, timeout=30) as http:
+        with (
+            running_server(store, processes=args.processes) as server,
+            httpx.Client(base_url=server.base_url, timeout=30) as http,
+        ):
             warm_up(http)
             badge = create_badge(http)
             route_earn_badge_to(http, server.base_url)

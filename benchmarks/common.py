@@ -49,6 +49,7 @@ def arguments(description: str, **defaults: Any) -> argparse.ArgumentParser:
     parser.add_argument("--duration", type=float, default=defaults.get("duration", 10.0), help="seconds per phase")
     parser.add_argument("--concurrency", type=int, default=defaults.get("concurrency", 16))
     parser.add_argument("--out", type=Path, default=None, help="results JSON (default benchmarks/results/…)")
+    parser.add_argument("--processes", type=int, default=1, help="server processes (`foureyes serve --processes`)")
     return parser
 
 
@@ -259,11 +260,11 @@ class Server:
 
 
 @contextmanager
-def running_server(store: Store, *, worker: bool = True) -> Iterator[Server]:
-    """`python -m benchmarks.server`: one uvicorn process on 127.0.0.1 (with the in-process worker)."""
+def running_server(store: Store, *, worker: bool = True, processes: int = 1) -> Iterator[Server]:
+    """`python -m benchmarks.server`: uvicorn on 127.0.0.1 (with the in-process worker), 1 or more processes."""
     port = free_port()
     log = store.data_dir / f"server-{port}.log"
-    env = {**os.environ, **store.env(port), "BENCH_WORKER": "1" if worker else "0"}
+    env = {**os.environ, **store.env(port), "BENCH_WORKER": "1" if worker else "0", "BENCH_PROCESSES": str(processes)}
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "benchmarks.server"], cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT
@@ -320,18 +321,44 @@ def profiling(pid: int, out: Path | None) -> Iterator[None]:
             proc.kill()
 
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (a multi-process server's children do the work)."""
+    found, todo = [], [pid]
+    while todo:
+        current = todo.pop()
+        found.append(current)
+        try:
+            for task in Path(f"/proc/{current}/task").iterdir():
+                todo += [int(child) for child in (task / "children").read_text().split()]
+        except FileNotFoundError:
+            continue
+    return found
+
+
 def rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    """Resident memory of the process and its descendants."""
+    total = 0
+    for member in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{member}/status").read_text().splitlines():
+                if line.startswith("VmRSS:"):
+                    total += int(line.split()[1])
+        except FileNotFoundError:
+            continue
+    return total
 
 
 def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (from /proc/PID/stat)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    """User + system CPU time of a process and its descendants (from /proc/PID/stat)."""
     ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{member}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / ticks
+    return total
 
 
 # --- facts and results --------------------------------------------------------------------------------------

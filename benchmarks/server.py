@@ -10,7 +10,7 @@ import os
 from typing import Any
 
 import uvicorn
-from fastapi import Request
+from fastapi import FastAPI, Request
 
 from foureyes.app import create_app
 from foureyes.core.settings import Settings
@@ -19,7 +19,8 @@ from foureyes.runtime import background_hooks
 BARE_PATH = "/__bench/bare"
 
 
-def main() -> None:
+def factory() -> FastAPI:
+    """The real app plus the bare route; each process of a multi-process run builds its own."""
     settings = Settings()
     app = create_app(settings, background=background_hooks(worker=os.environ.get("BENCH_WORKER", "1") == "1"))
 
@@ -29,7 +30,17 @@ def main() -> None:
         body = await request.json()
         return {"data": {"ok": True, "keys": len(body) if isinstance(body, dict) else 0}, "errors": [], "warnings": []}
 
-    uvicorn.run(app, host="127.0.0.1", port=settings.port, log_config=None, access_log=False, workers=1)
+    return app
+
+
+def main() -> None:
+    port = Settings().port
+    processes = int(os.environ.get("BENCH_PROCESSES", "1"))
+    options: dict[str, Any] = {"host": "127.0.0.1", "port": port, "log_config": None, "access_log": False}
+    if processes == 1:
+        uvicorn.run(factory(), **options)
+    else:  # as `foureyes serve --processes N` does
+        uvicorn.run("benchmarks.server:factory", factory=True, workers=processes, **options)
 
 
 if __name__ == "__main__":

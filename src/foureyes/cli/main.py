@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -33,30 +33,45 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default FOUREYES_HOST or 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default FOUREYES_PORT or 8000).")] = None,
     no_worker: Annotated[bool, typer.Option("--no-worker", help="Do not run the in-process worker.")] = False,
+    processes: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            max=64,
+            envvar="FOUREYES_PROCESSES",
+            help="Server processes sharing the port (default 1; one per CPU core uses them all).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the API and console (and, unless --no-worker, a worker); applies migrations first."""
+    import os
+
     import uvicorn
 
-    from foureyes.app import create_app
+    from foureyes.asgi import SERVE_WORKER_ENV, app_factory
     from foureyes.core import migrate
-    from foureyes.runtime import background_hooks
 
-    overrides: dict[str, object] = {}
+    # Children of a multi-process server read their settings from the environment (foureyes/asgi.py).
     if host:
-        overrides["host"] = host
+        os.environ["FOUREYES_HOST"] = host
     if port:
-        overrides["port"] = port
-    settings = Settings(**overrides)  # type: ignore[arg-type]
+        os.environ["FOUREYES_PORT"] = str(port)
+    os.environ[SERVE_WORKER_ENV] = "0" if no_worker else "1"
+    settings = Settings()
     migrate.upgrade(settings)
-    application = create_app(settings, background=background_hooks(worker=not no_worker))
-    uvicorn.run(
-        application,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=15,
-    )
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_config": None,
+        "access_log": False,
+        "timeout_graceful_shutdown": 15,
+    }
+    if processes == 1:
+        uvicorn.run(app_factory(), **options)
+    else:
+        # Python runs one core per process: a node with N cores serves best with N processes. Each has its own
+        # pool, caches and (unless --no-worker) worker; leases and the single-winner decision keep them apart.
+        uvicorn.run("foureyes.asgi:app_factory", factory=True, workers=processes, **options)
 
 
 @app.command()

@@ -42,6 +42,7 @@ from benchmarks.common import (
     seed_tenant,
     warm_up,
 )
+from foureyes.core.dialect import day_number_sql
 
 COLUMNS = (
     "id", "org_id", "request_type", "state", "maker_kind", "maker_id", "maker_name", "concept_id", "zone_id",
@@ -50,12 +51,17 @@ COLUMNS = (
 )  # fmt: skip
 STATES = ["approved"] * 7 + ["rejected", "failed", "AdminTask"]  # one in ten pending: the inbox
 EPOCH = datetime(2026, 1, 1)
-# Rows loaded behind the API's back are counted the way migration 0005 backfills (workflows/counts.py).
-RECOUNT = (
-    "DELETE FROM workflow_request_counts",
-    "INSERT INTO workflow_request_counts (org_id, state, n) "
-    "SELECT org_id, state, COUNT(*) FROM workflow_requests GROUP BY org_id, state",
-)
+
+
+def recount(dialect_name: str) -> tuple[str, str]:
+    """Rows loaded behind the API's back are counted per (org, state, day) the way migration 0006 backfills
+    (workflows/counts.py): the list's totals and its seek read these counters."""
+    day = day_number_sql(dialect_name, "start_time")
+    return (
+        "DELETE FROM workflow_request_buckets",
+        "INSERT INTO workflow_request_buckets (org_id, state, bucket, n) "
+        f"SELECT org_id, state, {day}, COUNT(*) FROM workflow_requests GROUP BY org_id, state, {day}",
+    )
 
 
 def _payload() -> str:
@@ -95,7 +101,7 @@ def load_sqlite(store: Store, start: int, stop: int) -> None:
                     for r in rows(start, stop)
                 ),
             )
-            for sql in RECOUNT:
+            for sql in recount("sqlite"):
                 conn.execute(sql)
         conn.execute("ANALYZE")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -110,7 +116,7 @@ def load_postgresql(store: Store, start: int, stop: int) -> None:
         with conn.cursor() as cur, cur.copy(f"COPY workflow_requests ({','.join(COLUMNS)}) FROM STDIN") as copy:
             for r in rows(start, stop):
                 copy.write_row(r)
-        for sql in RECOUNT:
+        for sql in recount("postgresql"):
             conn.execute(sql)
         conn.commit()
         conn.autocommit = True

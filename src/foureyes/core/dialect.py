@@ -95,3 +95,16 @@ async def upsert_increment(session: AsyncSession, table: Any, keys: dict[str, An
         index_elements=list(keys), set_={column: getattr(table.c, column) + stmt.excluded[column]}
     )
     await session.execute(stmt)
+
+
+# --- list paging: requests counted per UTC day of their start (workflows/counts.py) -------------------------
+def day_number_sql(dialect_name: str, column: str) -> str:
+    """SQL for the UTC day of a naive-UTC timestamp column as whole days since 1970-01-01 (negative before).
+
+    Must agree with `workflows.counts.bucket_of` for every stored value: it backfills the day counters (migration
+    0006, the list benchmark's bulk load, `counts.recount`) that the list seeks by. SQLite keeps timestamps as
+    'YYYY-MM-DD HH:MM:SS.ffffff' text; the Julian day of a midnight is an exact .5, so the cast is exact.
+    """
+    if dialect_name == "postgresql":
+        return f"(CAST({column} AS DATE) - DATE '1970-01-01')"
+    return f"CAST(julianday(date({column})) - 2440587.5 AS INTEGER)"

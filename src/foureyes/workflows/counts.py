@@ -1,52 +1,158 @@
-"""Requests per (org, state), kept in the transaction that creates or moves a request.
+"""Requests per (org, state, UTC day of start), kept in the transaction that creates or moves a request.
 
 The list API answers `totalElements` with every page. At a million requests a `COUNT(*)` walks a million index
 entries (about 0.3 s on SQLite, see docs/performance.md), so the common lists — the whole org, or the org
 filtered by state (the checker inbox) — read these counters instead. Any other filter still counts rows.
+
+Counting per day as well lets the same lists, sorted by start, seek instead of walking an OFFSET: a running sum
+over the days finds the day where page N begins and how many requests come before it, and the page is then read
+from that day on with a residual offset of at most a day's requests (`seek`, used by WorkflowRepository.search).
+Days, not hours: a year of history is ~365 counter rows per state to sum, and a day of a busy org (a few
+thousand requests) is a short index walk; see docs/decisions.md.
+
 Every write path goes through `WorkflowRepository.add_request` and `.transition`, which keep them exact; the
-org's audit-chain row already serialises an org's writers, so the counters add no new contention.
+org's audit-chain row already serialises an org's writers, so the counters add no new contention. A request's
+start_time never changes after creation, so its day never moves.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import func, select, update
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import ColumnElement, case, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foureyes.audit.models import AuditHead
-from foureyes.core.dialect import lock_for_update, upsert_increment
-from foureyes.workflows.models import RequestCount
+from foureyes.audit.service import lock_chain
+from foureyes.core.dialect import day_number_sql, upsert_increment
+from foureyes.workflows.models import RequestBucket
+
+_EPOCH = datetime(1970, 1, 1)
+_DAY = timedelta(days=1)
+
+
+def bucket_of(start_time: datetime) -> int:
+    """The counter bucket of a naive-UTC start time: whole days since 1970-01-01 (floor, also before it)."""
+    if start_time.tzinfo is not None:
+        start_time = start_time.astimezone(UTC).replace(tzinfo=None)
+    return (start_time - _EPOCH) // _DAY
+
+
+def bucket_start(bucket: int) -> datetime:
+    """The first instant of a bucket; its end is the next bucket's start."""
+    return _EPOCH + bucket * _DAY
 
 
 async def _serialise_org(session: AsyncSession, org_id: int) -> None:
     """Take the org's audit-chain row before touching a counter, so every writer locks in one order.
 
     Without it a decision (counter, then audit row) and a worker recording an attempt (audit row, then counter)
-    deadlocked on PostgreSQL under load (found by tests/cluster). No-op on SQLite (one writer at a time).
+    deadlocked on PostgreSQL under load (found by tests/cluster). Once per transaction: the audit chain keeps
+    the locked head for the transaction's later events.
     """
-    await session.execute(lock_for_update(select(AuditHead.org_id).where(AuditHead.org_id == org_id), session))
+    await lock_chain(session, org_id)
 
 
-async def count_added(session: AsyncSession, org_id: int, state: str) -> None:
+async def count_added(session: AsyncSession, org_id: int, state: str, start_time: datetime) -> None:
     await _serialise_org(session, org_id)
-    await upsert_increment(session, RequestCount.__table__, {"org_id": org_id, "state": state}, "n", 1)
+    keys = {"org_id": org_id, "state": state, "bucket": bucket_of(start_time)}
+    await upsert_increment(session, RequestBucket.__table__, keys, "n", 1)
 
 
-async def count_moved(session: AsyncSession, org_id: int, from_state: str, to_state: str) -> None:
+async def count_moved(session: AsyncSession, org_id: int, from_state: str, to_state: str, start_time: datetime) -> None:
     if from_state == to_state:
         return
     await _serialise_org(session, org_id)
     await session.execute(
-        update(RequestCount)
-        .where(RequestCount.org_id == org_id, RequestCount.state == from_state)
-        .values(n=RequestCount.n - 1)
+        update(RequestBucket)
+        .where(
+            RequestBucket.org_id == org_id,
+            RequestBucket.state == from_state,
+            RequestBucket.bucket == bucket_of(start_time),
+        )
+        .values(n=RequestBucket.n - 1)
         .execution_options(synchronize_session=False)
     )
-    await count_added(session, org_id, to_state)
+    await count_added(session, org_id, to_state, start_time)
+
+
+def _of(org_id: int, states: list[str]) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = [RequestBucket.org_id == org_id]
+    if states:
+        where.append(RequestBucket.state.in_(states))
+    return where
 
 
 async def counted_total(session: AsyncSession, org_id: int, states: list[str]) -> int:
     """Requests of the org (in `states`, when given) from the counters."""
-    stmt = select(func.coalesce(func.sum(RequestCount.n), 0)).where(RequestCount.org_id == org_id)
-    if states:
-        stmt = stmt.where(RequestCount.state.in_(states))
+    stmt = select(func.coalesce(func.sum(RequestBucket.n), 0)).where(*_of(org_id, states))
     return int(await session.scalar(stmt) or 0)
+
+
+@dataclass(frozen=True)
+class Seek:
+    """Where a page starts, from the counters: `total` requests; the page's rows lie in buckets `first`..`last`
+    (inclusive, in sort order's terms: both None when the offset is past the end) and `before` requests precede
+    bucket `first` in the sort order."""
+
+    total: int
+    first: int | None
+    last: int | None
+    before: int
+
+    def window(self) -> tuple[datetime, datetime] | None:
+        """[from, until) of start_time holding the whole page; None when the page is empty."""
+        if self.first is None or self.last is None:
+            return None
+        low, high = min(self.first, self.last), max(self.first, self.last)
+        return bucket_start(low), bucket_start(high + 1)
+
+
+async def seek(
+    session: AsyncSession, org_id: int, states: list[str], offset: int, limit: int, *, descending: bool
+) -> Seek:
+    """One statement: the total, and the buckets holding rows offset..offset+limit-1 of the start-sorted list.
+
+    A running sum over the org's (state-filtered) buckets, in the list's order, gives each bucket's rows
+    `upto` = requests in it and every bucket before it. The page's buckets are those whose range
+    (upto - n, upto] meets [offset, offset + limit); the first of them says how many requests come before.
+    """
+    per_bucket = (
+        select(RequestBucket.bucket, func.sum(RequestBucket.n).label("n"))
+        .where(*_of(org_id, states))
+        .group_by(RequestBucket.bucket)
+        .subquery()
+    )
+    order = per_bucket.c.bucket.desc() if descending else per_bucket.c.bucket.asc()
+    running = select(
+        per_bucket.c.bucket,
+        per_bucket.c.n,
+        # ROWS, not the default RANGE: the buckets are distinct, and ROWS is the cheaper frame on both stores.
+        func.sum(per_bucket.c.n).over(order_by=order, rows=(None, 0)).label("upto"),
+        func.sum(per_bucket.c.n).over().label("total"),
+    ).subquery()
+    hit = (running.c.n > 0) & (running.c.upto > offset) & (running.c.upto - running.c.n < offset + limit)
+    stmt = select(
+        func.max(running.c.total),
+        func.min(case((hit, running.c.bucket))),
+        func.max(case((hit, running.c.bucket))),
+        func.min(case((hit, running.c.upto - running.c.n))),
+    )
+    total, low, high, before = (await session.execute(stmt)).one()
+    first, last = (high, low) if descending else (low, high)
+    return Seek(int(total or 0), first, last, int(before or 0))
+
+
+async def recount(session: AsyncSession, org_id: int | None = None) -> None:
+    """Rebuild the counters from the rows (one org, or all): for rows written behind the repository's back,
+    i.e. bulk loads and tests that move a start_time. Migration 0006 backfills with the same SQL."""
+    day = day_number_sql(session.get_bind().dialect.name, "start_time")
+    scoped = "" if org_id is None else "WHERE org_id = :org "
+    await session.execute(delete(RequestBucket).where(*([] if org_id is None else [RequestBucket.org_id == org_id])))
+    await session.execute(
+        text(
+            "INSERT INTO workflow_request_buckets (org_id, state, bucket, n) "
+            f"SELECT org_id, state, {day}, COUNT(*) FROM workflow_requests {scoped}GROUP BY org_id, state, {day}"
+        ),
+        {} if org_id is None else {"org": org_id},
+    )

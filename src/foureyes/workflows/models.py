@@ -65,13 +65,15 @@ class WorkflowRequest(Base):
     )
 
 
-class RequestCount(Base):
-    """Requests per (org, state): the list's totals without counting rows (see counts.py)."""
+class RequestBucket(Base):
+    """Requests per (org, state, UTC day of start_time): the list's totals and its deep pages' seek (counts.py)."""
 
-    __tablename__ = "workflow_request_counts"
+    __tablename__ = "workflow_request_buckets"
 
     org_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     state: Mapped[str] = mapped_column(String(16), primary_key=True)
+    # Whole days since 1970-01-01 (counts.bucket_of; core.dialect.day_number_sql computes the same in SQL).
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger, default=0)
 
 

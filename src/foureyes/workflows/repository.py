@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foureyes.workflows.counts import count_added, count_moved, counted_total
+from foureyes.workflows.counts import count_added, count_moved, counted_total, seek
 from foureyes.workflows.models import ExecutionJob, RequestEvent, WorkflowConfigRevision, WorkflowRequest
 
 
@@ -57,9 +57,9 @@ class WorkflowRepository:
         self.s.add(row)
 
     async def add_request(self, row: WorkflowRequest) -> None:
-        """A new request, counted in its org's per-state totals (counts.py) in the same transaction."""
+        """A new request, counted in its org's per-(state, day) counters (counts.py) in the same transaction."""
         self.s.add(row)
-        await count_added(self.s, row.org_id, row.state)
+        await count_added(self.s, row.org_id, row.state, row.start_time)
 
     async def flush(self) -> None:
         await self.s.flush()
@@ -73,25 +73,41 @@ class WorkflowRepository:
         self, org_id: int, request_id: str, *, from_state: str, version: int, values: dict[str, Any]
     ) -> bool:
         """Compare-and-set on (state, version): exactly one of several concurrent deciders succeeds."""
-        result = await self.s.execute(
-            update(WorkflowRequest)
-            .where(
-                WorkflowRequest.org_id == org_id,
-                WorkflowRequest.id == request_id,
-                WorkflowRequest.state == from_state,
-                WorkflowRequest.version == version,
+        # RETURNING start_time names the counter bucket to move (counts.py) without another read; a row back
+        # means the compare-and-set matched (rowcount is unreliable alongside RETURNING).
+        started = (
+            await self.s.execute(
+                update(WorkflowRequest)
+                .where(
+                    WorkflowRequest.org_id == org_id,
+                    WorkflowRequest.id == request_id,
+                    WorkflowRequest.state == from_state,
+                    WorkflowRequest.version == version,
+                )
+                .values(version=version + 1, **values)
+                .returning(WorkflowRequest.start_time)
+                .execution_options(synchronize_session=False)
             )
-            .values(version=version + 1, **values)
-            .execution_options(synchronize_session=False)
-        )
-        moved = bool(result.rowcount)  # type: ignore[attr-defined]
-        if moved and "state" in values:
-            await count_moved(self.s, org_id, from_state, values["state"])
-        return moved
+        ).scalar_one_or_none()
+        if started is None:
+            return False
+        if "state" in values:
+            await count_moved(self.s, org_id, from_state, values["state"], started)
+        return True
 
     async def search(self, q: ListQuery) -> tuple[Sequence[WorkflowRequest], int]:
         conditions = self._conditions(q)
-        if _org_and_states_only(q):
+        offset = q.page * q.limit
+        if _org_and_states_only(q) and q.sort_by == "startDate":
+            # Seek: the day counters say which days hold the page and how many requests precede them, so the
+            # page is read from those days with a residual offset under a day's requests (counts.seek).
+            found = await seek(self.s, q.org_id, q.states, offset, q.limit, descending=q.descending)
+            total, window = found.total, found.window()
+            if window is None:
+                return [], total
+            conditions += [WorkflowRequest.start_time >= window[0], WorkflowRequest.start_time < window[1]]
+            offset -= found.before
+        elif _org_and_states_only(q):
             total = await counted_total(self.s, q.org_id, q.states)
         else:
             total = int(await self.s.scalar(select(func.count()).select_from(WorkflowRequest).where(*conditions)) or 0)
@@ -101,9 +117,7 @@ class WorkflowRepository:
         )
         # Deferred join: the offset is walked over ids in an index (no table/heap reads for skipped rows), and
         # only the page's rows are fetched whole.
-        page = (
-            select(WorkflowRequest.id).where(*conditions).order_by(*order).offset(q.page * q.limit).limit(q.limit)
-        ).subquery()
+        page = (select(WorkflowRequest.id).where(*conditions).order_by(*order).offset(offset).limit(q.limit)).subquery()
         rows = (
             await self.s.scalars(select(WorkflowRequest).join(page, WorkflowRequest.id == page.c.id).order_by(*order))
         ).all()

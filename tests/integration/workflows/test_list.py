@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 
 from foureyes.core.context import AppContext
 from foureyes.core.ids import uuid7
+from foureyes.workflows.counts import recount
 from foureyes.workflows.models import WorkflowRequest
 from foureyes.workflows.repository import WorkflowRepository
 from tests.factories import CONCEPT, STORE, TILL, ZONE, Tenant, make_tenant
@@ -21,7 +22,12 @@ BASE = "/api_gateway/v2/request-workflow"
 
 async def _set_start(ctx: AppContext, rid: str, when: datetime) -> None:
     async with ctx.db.write() as s:
-        await s.execute(update(WorkflowRequest).where(WorkflowRequest.id == rid).values(start_time=when))
+        row = await s.scalar(
+            update(WorkflowRequest).where(WorkflowRequest.id == rid).values(start_time=when).returning(WorkflowRequest)
+        )
+        assert row is not None
+        # The app never moves a start_time; this test does, so it recounts the per-day counters the list seeks by.
+        await recount(s, row.org_id)
 
 
 async def _create(

@@ -8,7 +8,7 @@ from typing import Any
 
 from foureyes.badges import limits, times
 from foureyes.badges.models import BadgeMeta
-from foureyes.badges.repository import BadgeRepository
+from foureyes.badges.repository import BadgeRepository, CountKey
 from foureyes.badges.rules import as_int, bad, fail, owner_type, reject_nul
 from foureyes.badges.rules import status_of as status_of_dates
 from foureyes.core.errors import AppError
@@ -63,21 +63,35 @@ def event_date(body: dict[str, Any], names: tuple[str, ...], now: datetime) -> d
     return now
 
 
-async def customer(session: Any, org: int, raw: Any, identifier: str | None, reference: str) -> int:
-    """Resolve a customer id (or, with X-CAP-CUSTOMER-IDENTIFIER, an identifier value); 1026 if unknown."""
-    customers = CustomerRepository(session)
+def customer_ref(raw: Any, identifier: str | None, reference: str) -> int | None:
+    """The customer id a body names, checked without the database; None when it names an identifier value
+    (X-CAP-CUSTOMER-IDENTIFIER) that only a lookup can resolve. Raises 400, 1028 or 1026 for a malformed one."""
     reject_nul(raw, reference)
     if identifier and identifier.strip().lower() not in ("", "id", "customerid"):
         if identifier_column(identifier) is None:
             raise fail(1028, "X-CAP-CUSTOMER-IDENTIFIER")
         if isinstance(raw, bool) or not isinstance(raw, str | int):
             raise fail(1026, reference)
+        return None
+    return as_int(raw, reference)
+
+
+async def customer(
+    session: Any, org: int, raw: Any, identifier: str | None, reference: str, *, known: bool | None = None
+) -> int:
+    """Resolve a customer id (or, with X-CAP-CUSTOMER-IDENTIFIER, an identifier value); 1026 if unknown.
+    `known` is the id's existence when the caller has already read it (BadgeRepository.facts)."""
+    customers = CustomerRepository(session)
+    cid = customer_ref(raw, identifier, reference)
+    if cid is None:
+        assert identifier is not None
         found = await customers.by_identifier(org, identifier, str(raw))
         if found is None:
             raise fail(1026, reference)
         return found.id
-    cid = as_int(raw, reference)
-    if not await customers.exists(org, cid):
+    if known is None:
+        known = await customers.exists(org, cid)
+    if not known:
         raise fail(1026, reference)
     return cid
 
@@ -90,22 +104,44 @@ def live(meta: BadgeMeta, now: datetime) -> str:
     return status
 
 
-async def claimed(repo: BadgeRepository, meta: BadgeMeta, trig: Trigger) -> None:
-    """810 unless `triggeredBy` names an active claim of the badge."""
-    if await repo.active_claim(meta.id, trig.owner_type, trig.reference_id) is None:
+def claimed(found: bool | None) -> None:
+    """810 unless `triggeredBy` names an active claim of the badge (`found`: BadgeRepository.facts's answer)."""
+    if not found:
         raise fail(810, "triggeredBy")
 
 
+def count_keys(meta: BadgeMeta, customer_id: int, at: datetime) -> list[CountKey]:
+    """The counts limit_report will need, so they can be read with the other checks in one statement; none
+    when the stored constraints do not parse (limit_report then raises at its documented place)."""
+    try:
+        return [_count_key(lim, meta, customer_id, at) for lim in limits.all_limits(meta.doc)]
+    except AppError:
+        return []
+
+
+def _count_key(lim: limits.Limit, meta: BadgeMeta, customer_id: int, at: datetime) -> CountKey:
+    return (customer_id if lim.level == "CUSTOMER" else None, lim.window(meta.start_on, at))
+
+
 async def limit_report(
-    repo: BadgeRepository, meta: BadgeMeta, customer_id: int, at: datetime, pending: tuple[int, int] = (0, 0)
+    repo: BadgeRepository,
+    meta: BadgeMeta,
+    customer_id: int,
+    at: datetime,
+    pending: tuple[int, int] = (0, 0),
+    known: dict[CountKey, int] | None = None,
 ) -> list[dict[str, Any]]:
     """Each limit's current count for this customer/badge at `at`; `pending` = (customer, badge) earns not
-    yet written (a dry-run bulk call counts its own earlier items)."""
+    yet written (a dry-run bulk call counts its own earlier items); `known` = counts already read (by
+    BadgeRepository.facts, after the badge lock); any other is counted here."""
     out = []
     for lim in limits.all_limits(meta.doc):
-        window = lim.window(meta.start_on, at)
+        key = _count_key(lim, meta, customer_id, at)
+        customer_key, window = key
         per_customer = lim.level == "CUSTOMER"
-        count = await repo.count_earns(meta.id, customer_id if per_customer else None, window)
+        count = (known or {}).get(key)
+        if count is None:
+            count = await repo.count_earns(meta.id, customer_key, window)
         count += pending[0] if per_customer else pending[1]
         entry: dict[str, Any] = {
             "constraintLevel": lim.level,

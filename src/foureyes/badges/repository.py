@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, Table, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.badges.models import (
@@ -19,6 +20,24 @@ from foureyes.badges.models import (
     BadgeMeta,
 )
 from foureyes.core.dialect import lock_for_update
+from foureyes.customers.models import Customer
+
+# Plain Core tables for the earn path's inserts: no ORM unit of work, no autoflush of pending audit rows.
+EARNS: Table = BadgeEarn.__table__  # type: ignore[assignment]
+IDEMPOTENCY: Table = BadgeIdempotency.__table__  # type: ignore[assignment]
+
+# One limit count: (customer id, or None for the whole badge; [start, end) window, or None for all time).
+CountKey = tuple[int | None, tuple[datetime, datetime] | None]
+
+
+@dataclass
+class Facts:
+    """What an earn checks after it holds the badge lock, read in one statement (see `facts`)."""
+
+    original: dict[str, Any] | None = None  # the remembered result of this requestId, if any
+    claimed: bool | None = None  # whether the trigger names an active claim (None: not asked)
+    customer_known: bool | None = None  # whether the customer id exists in the org (None: not asked)
+    counts: dict[CountKey, int] = field(default_factory=dict)
 
 
 class BadgeRepository:
@@ -50,6 +69,55 @@ class BadgeRepository:
     async def all_metas(self, filters: list[Any]) -> list[BadgeMeta]:
         return list(await self.s.scalars(select(BadgeMeta).where(BadgeMeta.org_id == self.org, *filters)))
 
+    # -- the earn path's checks in one round trip -------------------------------------------------------
+    async def facts(
+        self,
+        badge_id: str,
+        *,
+        operation: str | None = None,
+        request_id: str | None = None,
+        claim: tuple[str, str] | None = None,
+        customer_id: int | None = None,
+        counts: Sequence[CountKey] = (),
+    ) -> Facts:
+        """The requestId's remembered result, the trigger's claim, the customer's existence and limit counts,
+        each only if asked, as scalar subqueries of one SELECT.
+
+        Callers holding the badge lock run this *after* the locking statement, never inside it: on PostgreSQL
+        a statement's snapshot is taken before it waits for the lock, so only a later statement sees what the
+        earn that held the lock committed (its earn, its requestId)."""
+        columns: list[ColumnElement[Any]] = []
+        if operation is not None and request_id is not None:
+            remembered = select(BadgeIdempotency.response).where(
+                BadgeIdempotency.org_id == self.org,
+                BadgeIdempotency.operation == operation,
+                BadgeIdempotency.request_id == request_id,
+            )
+            columns.append(remembered.scalar_subquery().label("original"))
+        if claim is not None:
+            columns.append(exists().where(*self._claim_where(badge_id, *claim)).label("claimed"))
+        if customer_id is not None:
+            known = exists().where(Customer.org_id == self.org, Customer.id == customer_id)
+            columns.append(known.label("customer_known"))
+        keys = list(dict.fromkeys(counts))
+        columns += [self._count(badge_id, *key).scalar_subquery().label(f"count_{i}") for i, key in enumerate(keys)]
+        out = Facts()
+        if not columns:
+            return out
+        with self.s.no_autoflush:  # see insert_earn
+            row = (await self.s.execute(select(*columns))).one()._mapping
+        out.original = row.get("original")
+        out.claimed = bool(row["claimed"]) if "claimed" in row else None
+        out.customer_known = bool(row["customer_known"]) if "customer_known" in row else None
+        out.counts = {key: int(row[f"count_{i}"] or 0) for i, key in enumerate(keys)}
+        return out
+
+    async def insert_earn(self, values: dict[str, Any]) -> None:
+        # The earn path's statements leave pending ORM rows (its audit events) to the commit's one flush, so a
+        # bulk earn writes its audit rows and chain head once rather than once per item; none reads them.
+        with self.s.no_autoflush:
+            await self.s.execute(insert(EARNS).values(org_id=self.org, **values))
+
     # -- claims -----------------------------------------------------------------------------------------
     async def claims(self, badge_ids: Sequence[str]) -> dict[str, list[BadgeClaim]]:
         out: dict[str, list[BadgeClaim]] = {b: [] for b in badge_ids}
@@ -63,16 +131,17 @@ class BadgeRepository:
                 out[c.badge_id].append(c)
         return out
 
+    def _claim_where(self, badge_id: str, owner_type: str, reference_id: str) -> list[ColumnElement[bool]]:
+        return [
+            BadgeClaim.org_id == self.org,
+            BadgeClaim.badge_id == badge_id,
+            BadgeClaim.owner_type == owner_type,
+            BadgeClaim.reference_id == reference_id,
+            BadgeClaim.active.is_(True),
+        ]
+
     async def active_claim(self, badge_id: str, owner_type: str, reference_id: str) -> BadgeClaim | None:
-        return await self.s.scalar(
-            select(BadgeClaim).where(
-                BadgeClaim.org_id == self.org,
-                BadgeClaim.badge_id == badge_id,
-                BadgeClaim.owner_type == owner_type,
-                BadgeClaim.reference_id == reference_id,
-                BadgeClaim.active.is_(True),
-            )
-        )
+        return await self.s.scalar(select(BadgeClaim).where(*self._claim_where(badge_id, owner_type, reference_id)))
 
     # -- issues (enrolments) ----------------------------------------------------------------------------
     async def active_issue(self, badge_id: str, customer_id: int, now: datetime) -> BadgeIssue | None:
@@ -116,12 +185,15 @@ class BadgeRepository:
         self, badge_id: str, customer_id: int | None, window: tuple[datetime, datetime] | None
     ) -> int:
         """Active (not revoked) earns of the badge, for one customer or all, inside `window` if given."""
+        return await self.s.scalar(self._count(badge_id, customer_id, window)) or 0
+
+    def _count(self, badge_id: str, customer_id: int | None, window: tuple[datetime, datetime] | None) -> Select[Any]:
         where = [BadgeEarn.org_id == self.org, BadgeEarn.badge_id == badge_id, BadgeEarn.active.is_(True)]
         if customer_id is not None:
             where.append(BadgeEarn.customer_id == customer_id)
         if window is not None:
             where += [BadgeEarn.event_date >= window[0], BadgeEarn.event_date < window[1]]
-        return await self.s.scalar(select(func.count()).select_from(BadgeEarn).where(*where)) or 0
+        return select(func.count()).select_from(BadgeEarn).where(*where)
 
     async def earn_counts(self, badge_ids: Sequence[str]) -> dict[str, int]:
         if not badge_ids:
@@ -158,12 +230,11 @@ class BadgeRepository:
         row = await self.s.get(BadgeIdempotency, (self.org, operation, request_id))
         return row.response if row is not None else None
 
-    def remember(self, operation: str, request_id: str, response: dict[str, Any], now: datetime) -> None:
-        self.s.add(
-            BadgeIdempotency(
-                org_id=self.org, operation=operation, request_id=request_id, response=response, created_at=now
-            )
-        )
+    async def remember(self, operation: str, request_id: str, response: dict[str, Any], now: datetime) -> None:
+        """Keep the first result of a requestId; a concurrent twin fails here on the primary key."""
+        values = {"operation": operation, "request_id": request_id, "response": response, "created_at": now}
+        with self.s.no_autoflush:  # see insert_earn
+            await self.s.execute(insert(IDEMPOTENCY).values(org_id=self.org, **values))
 
     # -- groups and custom fields -----------------------------------------------------------------------
     async def group(self, group_id: Any) -> BadgeGroup | None:

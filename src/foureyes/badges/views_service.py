@@ -11,7 +11,7 @@ from typing import Any
 
 from foureyes.badges import checks, limits, times
 from foureyes.badges.common import bool_arg, order_arg, page_args, pagination, who
-from foureyes.badges.models import BadgeClaim, BadgeEarn, BadgeIssue, BadgeMeta
+from foureyes.badges.models import BadgeClaim, BadgeEarn, BadgeGroup, BadgeIssue, BadgeMeta
 from foureyes.badges.repository import BadgeRepository
 from foureyes.badges.rules import as_int, bad, customer_status, fail, not_found, owner_type, reject_nul, status_of
 from foureyes.badges.schemas import claim_wire
@@ -45,14 +45,14 @@ class _Facts:
         self.available = live and (meta.earn_type == "EARN" or self.active_issue is not None)
         self.issuable = live
 
-    def common(self, group_names: dict[str, str]) -> dict[str, Any]:
+    def common(self, groups: dict[str, BadgeGroup]) -> dict[str, Any]:
         m = self.meta
         out: dict[str, Any] = {"badgeMetaId": m.id, "name": m.name, "description": m.doc.get("description")}
         out |= times.pair("startOn", m.start_on) | times.pair("expiresOn", m.expires_on)
         out |= {
             "earnType": m.earn_type, "badgeType": m.earn_type, "images": m.doc.get("images", []),
             "tags": m.doc.get("tags", []), "badgeGroupId": m.group_id,
-            "badgeGroupName": group_names.get(m.group_id or ""),
+            "badgeGroupName": _group_name(groups, m.group_id),
             "badgeRank": m.rank, "benefits": m.doc.get("benefits", []), "active": m.active,
             "customFields": m.doc.get("customFields", {}), "customerConstraints": m.doc.get("customerConstraints", []),
             "badgeConstraints": m.doc.get("badgeConstraints", []), "earnedCount": len(self.live_earns),
@@ -61,13 +61,18 @@ class _Facts:
         return out | times.pair("lastEarnEventDate", self.last_event)
 
 
+def _group_name(groups: dict[str, BadgeGroup], group_id: str | None) -> str | None:
+    group = groups.get(group_id or "")
+    return group.name if group is not None else None
+
+
 class ViewsService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
 
     async def _gather(
         self, org: int, raw_customer: str, identifier: str | None, badge_id: str | None = None
-    ) -> tuple[int, list[_Facts], dict[str, str], dict[str, list[BadgeClaim]]]:
+    ) -> tuple[int, list[_Facts], dict[str, BadgeGroup], dict[str, list[BadgeClaim]]]:
         now = self.ctx.clock.now()
         async with self.ctx.db.read() as s:
             repo = BadgeRepository(s, org)
@@ -81,7 +86,7 @@ class ViewsService:
                 metas = await repo.all_metas([])
             earns, issues = await repo.earns(badge_id, cid), await repo.issues(badge_id, cid)
             claims = await repo.claims([m.id for m in metas])
-            groups = {g.id: g.name for g in await repo.groups()}
+            groups = {g.id: g for g in await repo.groups()}  # names and ranks: one read serves both
         facts = [
             _Facts(m, [e for e in earns if e.badge_id == m.id], [i for i in issues if i.badge_id == m.id], now)
             for m in metas
@@ -103,7 +108,7 @@ class ViewsService:
         if sort not in ("RANK", "LAST_EARNED_ON_DATE", "LAST_EARNED_EVENT_DATE"):
             raise bad("sortOn must be RANK, LAST_EARNED_ON_DATE or LAST_EARNED_EVENT_DATE", "sortOn")
         _, facts, groups, _ = await self._gather(org, customer, identifier)
-        ranks = await self._group_ranks(org)
+        ranks = {gid: g.rank for gid, g in groups.items()}
         chosen = []
         for f in facts:
             earned = bool(f.live_earns) or (include_expired and bool(f.earns))
@@ -129,10 +134,6 @@ class ViewsService:
         if q.get("groupId"):
             chosen = [f for f in chosen if f.meta.group_id == q["groupId"]]
         return {"badges": [f.common(groups) for f in chosen[:limit]]}
-
-    async def _group_ranks(self, org: int) -> dict[str, int]:
-        async with self.ctx.db.read() as s:
-            return {g.id: g.rank for g in await BadgeRepository(s, org).groups()}
 
     async def management(
         self, caller: Principal | int, customer: str, q: dict[str, Any], identifier: str | None

@@ -1,16 +1,56 @@
-"""Enqueue events into the outbox inside the caller's transaction."""
+"""Enqueue events into the outbox inside the caller's transaction.
+
+An event is one INSERT (its id and payload are known before it is written) plus, when it has targets, one
+INSERT of its deliveries. The org's subscriptions are read at enqueue time, so a delivery keeps the target
+that was subscribed when the event happened (replacing subscriptions later does not retarget it); they are
+read once per transaction and remembered in `session.info`, so a bulk call that emits many events reads
+them once.
+"""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import select
+from sqlalchemy import CursorResult, Table, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.core.clock import utcnow
 from foureyes.webhooks.models import OutboxEvent, WebhookDelivery, WebhookSubscription
+
+# The tables themselves: their inserts are single statements with no ORM objects or unit of work.
+EVENTS: Table = OutboxEvent.__table__  # type: ignore[assignment]
+DELIVERIES: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+_SUBSCRIPTIONS = "foureyes.webhooks.subscriptions"
+
+Subscription = tuple[str, str | None, list[str]]  # url, sealed secret, events
+
+
+def new_event_id() -> str:
+    """The public id of an event (`eventId` in its body); callers that put it in the payload make it first."""
+    return str(uuid.uuid4())
+
+
+async def subscriptions(session: AsyncSession, org_id: int) -> list[Subscription]:
+    """The org's active subscriptions, read once per transaction (one session is one transaction)."""
+    cache: dict[int, list[Subscription]] = session.info.setdefault(_SUBSCRIPTIONS, {})
+    found = cache.get(org_id)
+    if found is None:
+        stmt = (
+            select(WebhookSubscription.url, WebhookSubscription.secret_sealed, WebhookSubscription.events)
+            .where(WebhookSubscription.org_id == org_id, WebhookSubscription.active == 1)
+            .order_by(WebhookSubscription.id)
+        )
+        with session.no_autoflush:  # see enqueue_event
+            rows = (await session.execute(stmt)).all()
+        found = cache[org_id] = [(url, sealed, list(events or [])) for url, sealed, events in rows]
+    return found
+
+
+def forget_subscriptions(session: AsyncSession, org_id: int) -> None:
+    """Drop the transaction's remembered subscriptions of the org (they were just replaced)."""
+    session.info.get(_SUBSCRIPTIONS, {}).pop(org_id, None)
 
 
 async def enqueue_event(
@@ -20,33 +60,29 @@ async def enqueue_event(
     event_name: str,
     payload: dict[str, Any],
     targets: Sequence[tuple[str, str | None]] | None = None,
-) -> OutboxEvent:
-    """Record `event_name` and one delivery per target (url, sealed secret).
+    event_id: str | None = None,
+) -> str:
+    """Record `event_name` and one delivery per target (url, sealed secret); returns the event's id.
 
     With `targets=None` the org's subscriptions to `event_name` are used. The event row is kept even with
-    no target, so the trail of what happened is complete.
+    no target, so the trail of what happened is complete. `event_id` lets a caller that quotes the id in
+    the payload choose it first (see new_event_id).
     """
-    now = utcnow()
-    event = OutboxEvent(
-        org_id=org_id, event_name=event_name, event_id=str(uuid.uuid4()), payload=payload, created_at=now
-    )
-    session.add(event)
-    await session.flush()
     if targets is None:
-        subs = await session.scalars(
-            select(WebhookSubscription).where(WebhookSubscription.org_id == org_id, WebhookSubscription.active == 1)
-        )
-        targets = [(s.url, s.secret_sealed) for s in subs if event_name in (s.events or [])]
-    for url, sealed in targets:
-        session.add(
-            WebhookDelivery(
-                org_id=org_id,
-                event_id=event.id,
-                url=url,
-                secret_sealed=sealed,
-                status="pending",
-                attempts=0,
-                next_attempt_at=now,
-            )
-        )
-    return event
+        targets = [
+            (url, sealed) for url, sealed, events in await subscriptions(session, org_id) if event_name in events
+        ]
+    now = utcnow()
+    public_id = event_id or new_event_id()
+    values = {"org_id": org_id, "event_name": event_name, "event_id": public_id, "payload": payload, "created_at": now}
+    # Nothing here reads the caller's pending ORM rows (its audit events, say), so they are left to the caller's
+    # one flush at commit instead of being flushed by every event of a bulk call.
+    with session.no_autoflush:
+        result = cast(CursorResult[Any], await session.execute(insert(EVENTS).values(values)))
+        if targets:
+            key = result.inserted_primary_key  # lastrowid on SQLite, RETURNING id on PostgreSQL: no extra statement
+            assert key is not None
+            common = {"org_id": org_id, "event_id": key[0], "status": "pending", "attempts": 0, "next_attempt_at": now}
+            rows = [{**common, "url": url, "secret_sealed": sealed} for url, sealed in targets]
+            await session.execute(insert(DELIVERIES), rows)
+    return public_id

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.core.dialect import claim_rows
 from foureyes.webhooks.models import OutboxEvent, WebhookDelivery, WebhookSubscription
+from foureyes.webhooks.outbox import forget_subscriptions
 
 
 class WebhookRepository:
@@ -26,6 +27,7 @@ class WebhookRepository:
     async def replace_subscriptions(self, org_id: int, rows: Sequence[WebhookSubscription]) -> None:
         """The org's list becomes exactly `rows` (deliveries already enqueued keep their own target)."""
         await self.s.execute(delete(WebhookSubscription).where(WebhookSubscription.org_id == org_id))
+        forget_subscriptions(self.s, org_id)
         self.s.add_all(rows)
         await self.s.flush()
 

@@ -53,6 +53,8 @@ def _worker_loops(ctx: AppContext) -> list[Loop]:
 async def run_worker_forever(settings: Settings) -> None:
     configure_logging(settings.log_level, settings.log_json)
     ctx = AppContext.build(settings)
+    if settings.worker_metrics_port:
+        _serve_metrics(ctx, settings.host, settings.worker_metrics_port)
     stopper = await start_worker(ctx)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -64,3 +66,11 @@ async def run_worker_forever(settings: Settings) -> None:
     if stopper is not None:
         await stopper()
     await ctx.close()
+
+
+def _serve_metrics(ctx: AppContext, host: str, port: int) -> None:
+    """A worker has no API to hang /metrics on: expose its registry from a small HTTP thread instead."""
+    from prometheus_client import start_http_server
+
+    start_http_server(port, addr=host, registry=ctx.metrics.registry)
+    log.info("worker metrics", url=f"http://{host}:{port}/metrics")

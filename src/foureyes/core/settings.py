@@ -55,6 +55,9 @@ class Settings(BaseSettings):
         default=20.0, description="On SIGTERM, how long in-flight jobs may finish before their leases are released."
     )
     webhook_max_attempts: int = 10
+    worker_metrics_port: int | None = Field(
+        default=None, description="`foureyes worker` serves GET /metrics on FOUREYES_HOST at this port when set."
+    )
     argon2_memory_kib: int = 65536
     argon2_time_cost: int = 3
     login_max_failures: int = 10

@@ -19,8 +19,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
 
-from sqlalchemy import ColumnElement, case, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Select, bindparam, case, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.audit.service import lock_chain
@@ -108,18 +110,16 @@ class Seek:
         return bucket_start(low), bucket_start(high + 1)
 
 
-async def seek(
-    session: AsyncSession, org_id: int, states: list[str], offset: int, limit: int, *, descending: bool
-) -> Seek:
-    """One statement: the total, and the buckets holding rows offset..offset+limit-1 of the start-sorted list.
-
-    A running sum over the org's (state-filtered) buckets, in the list's order, gives each bucket's rows
-    `upto` = requests in it and every bucket before it. The page's buckets are those whose range
-    (upto - n, upto] meets [offset, offset + limit); the first of them says how many requests come before.
-    """
+@cache
+def _seek_statement(with_states: bool, descending: bool) -> Select[tuple[Any, Any, Any, Any]]:
+    """Built once per shape, with bind parameters: building this select and its cache key took ~3 ms of Python
+    per call (more than running it), while a reused statement's cache key is memoised."""
+    where = [RequestBucket.org_id == bindparam("org")]
+    if with_states:
+        where.append(RequestBucket.state.in_(bindparam("states", expanding=True)))
     per_bucket = (
         select(RequestBucket.bucket, func.sum(RequestBucket.n).label("n"))
-        .where(*_of(org_id, states))
+        .where(*where)
         .group_by(RequestBucket.bucket)
         .subquery()
     )
@@ -131,14 +131,30 @@ async def seek(
         func.sum(per_bucket.c.n).over(order_by=order, rows=(None, 0)).label("upto"),
         func.sum(per_bucket.c.n).over().label("total"),
     ).subquery()
-    hit = (running.c.n > 0) & (running.c.upto > offset) & (running.c.upto - running.c.n < offset + limit)
-    stmt = select(
+    before = running.c.upto - running.c.n
+    hit = (running.c.n > 0) & (running.c.upto > bindparam("offset")) & (before < bindparam("end"))
+    return select(
         func.max(running.c.total),
         func.min(case((hit, running.c.bucket))),
         func.max(case((hit, running.c.bucket))),
-        func.min(case((hit, running.c.upto - running.c.n))),
+        func.min(case((hit, before))),
     )
-    total, low, high, before = (await session.execute(stmt)).one()
+
+
+async def seek(
+    session: AsyncSession, org_id: int, states: list[str], offset: int, limit: int, *, descending: bool
+) -> Seek:
+    """One statement: the total, and the buckets holding rows offset..offset+limit-1 of the start-sorted list.
+
+    A running sum over the org's (state-filtered) buckets, in the list's order, gives each bucket's rows
+    `upto` = requests in it and every bucket before it. The page's buckets are those whose range
+    (upto - n, upto] meets [offset, offset + limit); the first of them says how many requests come before.
+    """
+    params: dict[str, Any] = {"org": org_id, "offset": offset, "end": offset + limit}
+    if states:
+        params["states"] = states
+    result = await session.execute(_seek_statement(bool(states), descending), params)
+    total, low, high, before = result.one()
     first, last = (high, low) if descending else (low, high)
     return Seek(int(total or 0), first, last, int(before or 0))
 

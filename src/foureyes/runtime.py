@@ -24,6 +24,8 @@ def background_hooks(worker: bool) -> list[Hook]:
 
 async def start_worker(ctx: AppContext) -> Stopper | None:
     """Start the worker loops in this process; return how to stop them gracefully."""
+    for warning in ctx.settings.warnings():
+        log.warning("settings", problem=warning)
     loops = _worker_loops(ctx)
     if not loops:
         return None

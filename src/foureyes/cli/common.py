@@ -9,6 +9,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import typer
+from pydantic import ValidationError
 from sqlalchemy.exc import DBAPIError
 
 from foureyes.core.context import AppContext
@@ -18,11 +19,23 @@ from foureyes.core.settings import Settings
 T = TypeVar("T")
 
 
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from FOUREYES_* variables; a bad value is a one-line error naming the variable (exit 2)."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        for error in exc.errors():
+            field = ".".join(str(part) for part in error["loc"])
+            name = f"FOUREYES_{field.upper()}" if field else "settings"
+            typer.echo(f"error: invalid configuration: {name}: {error['msg']}", err=True)
+        raise typer.Exit(2) from None
+
+
 def run_with_ctx(fn: Callable[[AppContext], Awaitable[T]]) -> T:
     """Build a context, run one async command with it, close it; AppErrors become exit code 1."""
 
     async def _main() -> T:
-        ctx = AppContext.build(Settings())
+        ctx = AppContext.build(load_settings())
         try:
             return await fn(ctx)
         finally:

@@ -8,11 +8,10 @@ from typing import Annotated, Any
 import typer
 
 from foureyes.cli.badges import badges_app
-from foureyes.cli.common import run_with_ctx
+from foureyes.cli.common import load_settings, run_with_ctx
 from foureyes.cli.identity import client_app, org_app, unit_app, user_app
 from foureyes.cli.seed import export, seed
 from foureyes.core.context import AppContext
-from foureyes.core.settings import Settings
 
 app = typer.Typer(help="foureyes: maker-checker request workflow and badges service.", no_args_is_help=True)
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
@@ -57,7 +56,7 @@ def serve(
     if port:
         os.environ["FOUREYES_PORT"] = str(port)
     os.environ[SERVE_WORKER_ENV] = "0" if no_worker else "1"
-    settings = Settings()
+    settings = load_settings()
     migrate.upgrade(settings)
     options: dict[str, Any] = {
         "host": settings.host,
@@ -79,7 +78,7 @@ def worker() -> None:
     """Run a worker alone: executes approved requests and delivers webhooks until stopped."""
     from foureyes.runtime import run_worker_forever
 
-    asyncio.run(run_worker_forever(Settings()))
+    asyncio.run(run_worker_forever(load_settings()))
 
 
 @db_app.command("upgrade")
@@ -87,7 +86,7 @@ def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision.")]
     """Apply migrations up to `revision` (default head)."""
     from foureyes.core import migrate
 
-    migrate.upgrade(Settings(), revision)
+    migrate.upgrade(load_settings(), revision)
     typer.echo(f"database at {revision}")
 
 

@@ -63,6 +63,19 @@ class Settings(BaseSettings):
     login_max_failures: int = 10
     login_lockout_seconds: int = 300
 
+    def warnings(self) -> list[str]:
+        """Combinations that work but that an operator most likely did not mean; logged when a worker starts."""
+        found = []
+        if self.worker_lease_seconds <= self.downstream_timeout_seconds:
+            # The lease can run out while its downstream call still waits, so a second worker may start the same
+            # job: the idempotency key keeps the effect single, but the timeline shows two attempts at once.
+            found.append(
+                f"FOUREYES_WORKER_LEASE_SECONDS ({self.worker_lease_seconds:g}) is not longer than "
+                f"FOUREYES_DOWNSTREAM_TIMEOUT_SECONDS ({self.downstream_timeout_seconds:g}): a job can be taken over "
+                "while its downstream call is still in flight"
+            )
+        return found
+
     @field_validator("database_url")
     @classmethod
     def _normalise_url(cls, value: str | None) -> str | None:

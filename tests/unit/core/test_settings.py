@@ -91,3 +91,20 @@ def test_nothing_is_read_or_written_at_import_time(tmp_path: Path) -> None:
     result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert not data_dir.exists()
+
+
+def test_a_lease_shorter_than_the_downstream_timeout_is_warned_about(tmp_path: Path) -> None:
+    assert Settings(data_dir=tmp_path).warnings() == []
+    short = Settings(data_dir=tmp_path, worker_lease_seconds=5, downstream_timeout_seconds=10)
+    [warning] = short.warnings()
+    assert "FOUREYES_WORKER_LEASE_SECONDS (5)" in warning and "FOUREYES_DOWNSTREAM_TIMEOUT_SECONDS (10)" in warning
+
+
+def test_the_cli_names_a_bad_variable_in_one_line(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FOUREYES_")}
+    env |= {"FOUREYES_DATA_DIR": str(tmp_path), "FOUREYES_PORT": "eighty"}
+    foureyes = str(Path(sys.executable).parent / "foureyes")
+    result = subprocess.run([foureyes, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.startswith("error: invalid configuration: FOUREYES_PORT: ")
+    assert "Traceback" not in result.stderr and not (tmp_path / "foureyes.db").exists()

@@ -102,15 +102,26 @@ class WorkflowRepository:
             # Seek: the day counters say which days hold the page and how many requests precede them, so the
             # page is read from those days with a residual offset under a day's requests (counts.seek).
             found = await seek(self.s, q.org_id, q.states, offset, q.limit, descending=q.descending)
-            total, window = found.total, found.window()
+            window = found.window()
             if window is None:
-                return [], total
-            conditions += [WorkflowRequest.start_time >= window[0], WorkflowRequest.start_time < window[1]]
-            offset -= found.before
-        elif _org_and_states_only(q):
+                return [], found.total
+            bounded = [WorkflowRequest.start_time >= window[0], WorkflowRequest.start_time < window[1]]
+            rows = await self._page(q, [*conditions, *bounded], offset - found.before)
+            if len(rows) == q.limit or offset + len(rows) >= found.total:
+                return rows, found.total
+            # A short page the counters say is not the last: the rows moved between the two statements (they
+            # see separate snapshots under PostgreSQL's READ COMMITTED). Rare; walk the offset as below.
+            return await self._page(q, conditions, offset), found.total
+        if _org_and_states_only(q):
             total = await counted_total(self.s, q.org_id, q.states)
         else:
             total = int(await self.s.scalar(select(func.count()).select_from(WorkflowRequest).where(*conditions)) or 0)
+        return await self._page(q, conditions, offset), total
+
+    async def _page(
+        self, q: ListQuery, conditions: list[ColumnElement[bool]], offset: int
+    ) -> Sequence[WorkflowRequest]:
+        """The page: ids in the list's order, `offset` skipped, then the rows of those ids."""
         column = WorkflowRequest.start_time if q.sort_by == "startDate" else WorkflowRequest.end_time
         order: list[Any] = (
             [column.desc(), WorkflowRequest.id.desc()] if q.descending else [column.asc(), WorkflowRequest.id.asc()]
@@ -118,10 +129,9 @@ class WorkflowRepository:
         # Deferred join: the offset is walked over ids in an index (no table/heap reads for skipped rows), and
         # only the page's rows are fetched whole.
         page = (select(WorkflowRequest.id).where(*conditions).order_by(*order).offset(offset).limit(q.limit)).subquery()
-        rows = (
+        return (
             await self.s.scalars(select(WorkflowRequest).join(page, WorkflowRequest.id == page.c.id).order_by(*order))
         ).all()
-        return rows, total
 
     @staticmethod
     def _conditions(q: ListQuery) -> list[ColumnElement[bool]]:

@@ -240,3 +240,28 @@ async def test_api_decisions_and_cancel_keep_the_day_counters_exact(
         expected_ids, total = await _plain(ctx, q)
         assert [i["requestId"] for i in r.json()["data"]] == expected_ids
         assert r.json()["pagination"]["totalElements"] == total
+
+
+async def test_a_short_page_the_counters_contradict_walks_the_offset(ctx: AppContext) -> None:
+    """Rows that leave a day between the counters' statement and the page's (PostgreSQL reads each statement at
+    its own snapshot) would cut the page short; the list then reads it the plain way."""
+    await make_tenant(ctx, 300, name="Third", second_store=False)
+    day_a, day_b = datetime(2025, 5, 1, 9), datetime(2025, 5, 2, 9)
+    async with ctx.db.write() as s:
+        for start in [day_a + timedelta(minutes=i) for i in range(5)] + [
+            day_b + timedelta(minutes=i) for i in range(5)
+        ]:
+            await WorkflowRepository(s).add_request(_row(300, start))
+    q = ListQuery(org_id=300, descending=False, limit=4, page=1)
+    expected = await _plain(ctx, q)
+    assert await _searched(ctx, q) == expected
+    # The counters now see 3 more requests on day A than the rows do: as if 3 left it after the counters were read.
+    async with ctx.db.write() as s:
+        await s.execute(
+            text("UPDATE workflow_request_buckets SET n = n + 3 WHERE org_id = 300 AND bucket = :b"),
+            {"b": bucket_of(day_a)},
+        )
+    with _statements(ctx) as seen:
+        ids, total = await _searched(ctx, q)
+    assert ids == expected[0] and total == 13
+    assert len(seen) == 3 and "start_time <" in seen[1] and "start_time <" not in seen[2], seen

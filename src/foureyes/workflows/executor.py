@@ -1,8 +1,13 @@
 """The durable executor: lease a job, make the approved downstream call once, record the outcome.
 
 Exactly-one-effect rests on three things: the job is committed with the approval; a job is run only by the
-holder of its lease (a conditional UPDATE decides who), and every attempt carries the same idempotency key,
-so a retry after a crash mid-call is recognised downstream (badges: 809 with the original result).
+holder of its lease (a conditional UPDATE decides who, or the approval commits the job already leased to the
+process that runs its first attempt), and every attempt carries the same idempotency key, so a retry after a
+crash mid-call is recognised downstream (badges: 809 with the original result).
+
+Round trips: the first attempt reads nothing back (the approving request hands over the request and config it
+holds), a worker's claim is one `UPDATE … RETURNING` plus one joined SELECT of the requests, and an outcome is
+one write transaction whose conditional UPDATE of the job proves the lease (jobs_repository.py).
 """
 
 from __future__ import annotations
@@ -14,15 +19,17 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
-from sqlalchemy import or_, select, update
+from sqlalchemy import or_, select
 
+from foureyes.audit.service import lock_chain
 from foureyes.core.clock import utcnow
 from foureyes.core.context import AppContext
 from foureyes.core.dialect import lock_for_update
 from foureyes.core.logging import get_logger
+from foureyes.workflows.jobs_repository import JobRun, JobsRepository, applied
 from foureyes.workflows.models import APPROVED, EXECUTING, FAILED, PENDING, ExecutionJob, WorkflowRequest
 from foureyes.workflows.repository import WorkflowRepository
-from foureyes.workflows.transitions import announce, config_for, note
+from foureyes.workflows.transitions import announce, note, notes, resolved_config
 from foureyes.workflows.types import TYPES
 from foureyes.workflows.verdict import Verdict, backoff_seconds, judge
 
@@ -45,49 +52,53 @@ class Executor:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
         self.owner = f"exec-{uuid.uuid4().hex[:12]}"
-        self._tasks: set[asyncio.Task[bool]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- entry points ---------------------------------------------------------------------------------------
-    async def run_soon(self, job_id: int, wait_seconds: float) -> None:
-        """Start the job now and wait at most `wait_seconds` for its first attempt, whoever runs it.
+    def lease_new(self, job: ExecutionJob) -> None:
+        """Lease a job being created to this executor for its first attempt, so no claim transaction is needed.
 
-        A worker woken by the same commit (NOTIFY, or this process's wake event) may claim the job first; we
-        then wait for that worker to record its attempt rather than answer while the call is still in flight.
+        The approval's transaction commits the job already leased here; the request that approved it then runs
+        the attempt (`run_soon`). Workers skip a leased job until its lease runs out, exactly as after a claim,
+        so a crash right after the commit only delays the attempt by one lease.
         """
-        deadline = asyncio.get_running_loop().time() + wait_seconds
-        task = asyncio.create_task(self.run(job_id))
+        now = utcnow()
+        job.status, job.lease_owner, job.attempts = "leased", self.owner, 1
+        job.lease_until = now + timedelta(seconds=self.ctx.settings.worker_lease_seconds)
+        job.updated_at = now
+
+    async def run_soon(self, run: JobRun, wait_seconds: float) -> WorkflowRequest | None:
+        """Run the first attempt of a job committed leased to this executor; wait at most `wait_seconds`.
+
+        `run` carries what the committing transaction holds (the request as committed, its revision's stored
+        config), so the attempt reads nothing back. Returns the request as the attempt recorded it, or None when
+        the attempt is still running (it goes on in the background) or recorded nothing.
+        """
+        task = asyncio.create_task(self._execute(run))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         try:
-            claimed = await asyncio.wait_for(asyncio.shield(task), timeout=wait_seconds)
+            return await asyncio.wait_for(asyncio.shield(task), timeout=wait_seconds)
         except TimeoutError:
-            log.info("execution continues in background", job=job_id)
-            return
-        if not claimed:
-            await self._await_attempt(job_id, deadline)
-
-    async def _await_attempt(self, job_id: int, deadline: float) -> None:
-        """Poll until the job is no longer leased (its holder recorded an attempt) or the deadline passes."""
-        loop = asyncio.get_running_loop()
-        while loop.time() < deadline:
-            async with self.ctx.db.read() as s:
-                status = await s.scalar(select(ExecutionJob.status).where(ExecutionJob.id == job_id))
-            if status != "leased":
-                return
-            await asyncio.sleep(min(0.05, max(deadline - loop.time(), 0.0)))
+            log.info("execution continues in background", job=run.id)
+            return None
 
     async def run_due(self, limit: int = 10) -> int:
         """Claim up to `limit` due jobs (new, retry-due or with an expired lease) and run them concurrently."""
         claimed = await self._claim_due(limit)
         if claimed:
-            await asyncio.gather(*(self._execute(job_id) for job_id in claimed))
+            await asyncio.gather(*(self._execute(job) for job in claimed))
         return len(claimed)
 
     async def run(self, job_id: int) -> bool:
         """Run the job if it is due and we win its lease; False when someone else holds it (or it is not due)."""
-        if not await self._claim(job_id):
+        async with self.ctx.db.write() as s:
+            repo = JobsRepository(s)
+            claimed = await repo.claim([ExecutionJob.id == job_id, self._due(utcnow())], self._lease_values())
+            await repo.attach_requests(claimed)
+        if not claimed:
             return False
-        await self._execute(job_id)
+        await self._execute(claimed[0])
         return True
 
     async def drain(self) -> None:
@@ -113,42 +124,30 @@ class Executor:
             (ExecutionJob.status == "leased") & (ExecutionJob.lease_until < now),
         )
 
-    async def _claim(self, job_id: int) -> bool:
+    async def _claim_due(self, limit: int) -> list[JobRun]:
+        """One UPDATE leases the due jobs (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so concurrent workers take
+        different ones) and returns them; one SELECT reads their requests, in the same transaction."""
         async with self.ctx.db.write() as s:
-            result = await s.execute(
-                update(ExecutionJob)
-                .where(ExecutionJob.id == job_id, self._due(utcnow()))
-                .values(**self._lease_values())
-                .execution_options(synchronize_session=False)
+            due = select(ExecutionJob.id).where(self._due(utcnow())).order_by(ExecutionJob.next_run_at).limit(limit)
+            repo = JobsRepository(s)
+            claimed = await repo.claim(
+                [ExecutionJob.id.in_(lock_for_update(due, s, skip_locked=True).scalar_subquery())],
+                self._lease_values(),
             )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
-
-    async def _claim_due(self, limit: int) -> list[int]:
-        async with self.ctx.db.write() as s:
-            stmt = select(ExecutionJob.id).where(self._due(utcnow())).order_by(ExecutionJob.next_run_at).limit(limit)
-            ids = list((await s.scalars(lock_for_update(stmt, s, skip_locked=True))).all())
-            if ids:
-                await s.execute(
-                    update(ExecutionJob)
-                    .where(ExecutionJob.id.in_(ids))
-                    .values(**self._lease_values())
-                    .execution_options(synchronize_session=False)
-                )
-            return ids
+            await repo.attach_requests(claimed)
+            return claimed
 
     # --- one attempt ----------------------------------------------------------------------------------------
-    async def _execute(self, job_id: int) -> None:
-        async with self.ctx.db.read() as s:
-            job = await s.get(ExecutionJob, job_id)
-            row = await WorkflowRepository(s).get(job.org_id, job.request_id) if job else None
-        if job is None or row is None:
-            return
+    async def _execute(self, job: JobRun) -> WorkflowRequest | None:
+        row = job.row
+        if row is None:
+            return None
         rtype = TYPES[row.request_type]
         started = asyncio.get_running_loop().time()
         attempt = await self._call(row, job.idempotency_key, rtype.key_in_body)
         self.ctx.metrics.execution_latency.labels(row.request_type).observe(asyncio.get_running_loop().time() - started)
         self.ctx.metrics.executions.labels(row.request_type, attempt.verdict.outcome).inc()
-        await self._record(job_id, attempt)
+        return await self._record(job, row, attempt)
 
     async def _call(self, row: WorkflowRequest, key: str, key_in_body: bool) -> Attempt:
         payload = row.payload
@@ -180,80 +179,87 @@ class Executor:
                 out_headers.setdefault(name, []).append(value)
         return Attempt(response.status_code, out_headers, body, judge(response.status_code, body))
 
-    async def _record(self, job_id: int, attempt: Attempt) -> None:
-        """Write the attempt's outcome, only if we still hold the lease (else another worker owns the job)."""
+    async def _record(self, job: JobRun, row: WorkflowRequest, attempt: Attempt) -> WorkflowRequest | None:
+        """Write the attempt's outcome, only if we still hold the lease (else another worker owns the job).
+
+        The request is the one read when the job was claimed (or handed over by the approval): while we hold
+        the lease nobody else moves an executing request, and the state/version compare-and-set below would
+        refuse a stale one. Returns the request as recorded, or None when nothing was recorded here.
+        """
         settings = self.ctx.settings
+        now = utcnow()
+        outcome = attempt.verdict.outcome
+        final = outcome != "transient" or job.attempts >= settings.executor_max_attempts
+        released: dict[str, Any] = {"lease_owner": None, "lease_until": None, "updated_at": now}
+        output = {"status": attempt.status, "headers": attempt.headers, "body": attempt.body}
+        attempt_note = {
+            "attempt": job.attempts,
+            "outcome": outcome,
+            "status": attempt.status,
+            "reason": attempt.verdict.reason,
+            "final": final,
+        }
         async with self.ctx.db.write() as s:
-            job = (await s.scalars(lock_for_update(select(ExecutionJob).where(ExecutionJob.id == job_id), s))).one()
-            if job.status != "leased" or job.lease_owner != self.owner:
-                log.warning("lease lost before recording; the new owner will record", job=job_id)
-                return
-            repo = WorkflowRepository(s)
-            row = await repo.get(job.org_id, job.request_id)
-            if row is None or row.state != EXECUTING:
-                job.status = "done"
-                return
-            output = {"status": attempt.status, "headers": attempt.headers, "body": attempt.body}
-            outcome = attempt.verdict.outcome
-            final = outcome != "transient" or job.attempts >= settings.executor_max_attempts
-            await note(
-                repo,
-                row,
-                "attempt",
-                "system:executor",
-                {
-                    "attempt": job.attempts,
-                    "outcome": outcome,
-                    "status": attempt.status,
-                    "reason": attempt.verdict.reason,
-                    "final": final,
-                },
-            )
-            now = utcnow()
-            job.updated_at = now
-            job.lease_owner = None
-            job.lease_until = None
+            # The org's audit head first, as in every writing transaction (one lock order: counts.py).
+            await lock_chain(s, job.org_id)
+            jobs, repo = JobsRepository(s), WorkflowRepository(s)
+            if row.state != EXECUTING:
+                await jobs.settle(job.id, self.owner, {"status": "done", **released})
+                return None
             if not final:
-                job.status = "ready"
-                job.last_error = attempt.verdict.reason
-                job.next_run_at = now + timedelta(
+                next_run_at = now + timedelta(
                     seconds=backoff_seconds(job.attempts, settings.executor_base_backoff_seconds)
                 )
-                row.details = {
+                retry = {"status": "ready", "last_error": attempt.verdict.reason, "next_run_at": next_run_at}
+                if not await jobs.settle(job.id, self.owner, {**retry, **released}):
+                    log.warning("lease lost before recording; the new owner will record", job=job.id)
+                    return None
+                details = {
                     **row.details,
                     "IntouchAPITask_Output": output,
                     "IntouchAPITask_Retry": {
                         "attempts": job.attempts,
-                        "nextAttemptAt": job.next_run_at.strftime("%Y-%m-%dT%H:%M:%S"),
+                        "nextAttemptAt": next_run_at.strftime("%Y-%m-%dT%H:%M:%S"),
                     },
                 }
-                return
+                await jobs.set_details(row.org_id, row.id, EXECUTING, details)
+                applied(row, {"details": details})
+                await note(repo, row, "attempt", "system:executor", attempt_note)
+                return row
             new_state = APPROVED if outcome == "success" else FAILED
-            job.status = "done" if outcome == "success" else "failed"
-            job.last_error = attempt.verdict.reason
+            done = {"status": "done" if outcome == "success" else "failed", "last_error": attempt.verdict.reason}
+            if not await jobs.settle(job.id, self.owner, {**done, **released}):
+                log.warning("lease lost before recording; the new owner will record", job=job.id)
+                return None
             details = {k: v for k, v in row.details.items() if k != "IntouchAPITask_Retry"}
             details["IntouchAPITask_Output"] = output
-            ok = await repo.transition(
-                row.org_id,
-                row.id,
-                from_state=EXECUTING,
-                version=row.version,
-                values={
-                    "state": new_state,
-                    "end_time": now,
-                    "details": details,
-                    "failure_reason": None if outcome == "success" else attempt.verdict.reason,
-                },
+            values = {
+                "state": new_state,
+                "end_time": now,
+                "details": details,
+                "failure_reason": None if outcome == "success" else attempt.verdict.reason,
+            }
+            # The move first and the timeline after it: the notes' events then reach the database in one flush
+            # at commit (one INSERT per table, one write of the audit head) instead of an autoflush each.
+            moved = await repo.transition(row.org_id, row.id, from_state=EXECUTING, version=row.version, values=values)
+            if not moved:
+                await note(repo, row, "attempt", "system:executor", attempt_note)
+                return None
+            applied(row, {**values, "version": row.version + 1})
+            outcome_note = {"reason": attempt.verdict.reason}
+            await notes(
+                repo, row, [("attempt", "system:executor", attempt_note), (new_state, "system:executor", outcome_note)]
             )
-            if not ok:
-                return
-            await s.refresh(row)
-            await note(repo, row, new_state, "system:executor", {"reason": attempt.verdict.reason})
-            config = await config_for(repo, row, settings.own_base_url)
             last = row.approvals[-1] if row.approvals else {}
             await announce(
-                repo, row, config, previous_state=PENDING, comment=last.get("message"), checker_id=row.checker_id
+                repo,
+                row,
+                resolved_config(job.config, settings.own_base_url),
+                previous_state=PENDING,
+                comment=last.get("message"),
+                checker_id=row.checker_id,
             )
+            return row
 
 
 def _body_of(response: httpx.Response) -> Any:

@@ -17,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foureyes.core.context import AppContext
 from foureyes.core.dialect import libpq_url, listen_sql, notify
 from foureyes.core.logging import get_logger
+from foureyes.workflows.jobs_repository import JobRun
+from foureyes.workflows.models import WorkflowRequest
 
 CHANNEL = "foureyes_jobs"
 RECONNECT_SECONDS = (0.5, 1.0, 2.0, 5.0)
@@ -38,18 +40,19 @@ async def announce_job(session: AsyncSession) -> None:
     await notify(session, CHANNEL)
 
 
-async def start_job(ctx: AppContext, job_id: int) -> None:
-    """After the job's commit: wake this process's worker, and run the first attempt here when callers wait.
+async def start_job(ctx: AppContext, run: JobRun | None) -> WorkflowRequest | None:
+    """After a job's commit: run its first attempt here when the job was leased to this process, else wake
+    this process's worker. The request as the attempt recorded it, or None (the caller reads the request).
 
     With `decision_wait_seconds` = 0 the API only hands the job over (the workers, woken by NOTIFY, run it),
     which is what a cluster of `serve --no-worker` nodes beside `foureyes worker` processes wants.
     """
-    wake_event(ctx).set()
-    wait = ctx.settings.decision_wait_seconds
-    if wait > 0:
-        from foureyes.workflows.executor import executor_for
+    if run is None:
+        wake_event(ctx).set()
+        return None
+    from foureyes.workflows.executor import executor_for
 
-        await executor_for(ctx).run_soon(job_id, wait)
+    return await executor_for(ctx).run_soon(run, ctx.settings.decision_wait_seconds)
 
 
 async def idle(ctx: AppContext, stop: asyncio.Event, timeout: float) -> None:

@@ -5,6 +5,9 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from foureyes.audit.service import lock_chain
 from foureyes.core.clock import utcnow
 from foureyes.core.context import AppContext
 from foureyes.core.errors import AppError, Conflict, ErrorItem, Forbidden, NotFound, many
@@ -12,12 +15,14 @@ from foureyes.core.ids import uuid7
 from foureyes.identity.principal import Principal
 from foureyes.workflows.config import WorkflowConfig
 from foureyes.workflows.dryrun import dry_run
+from foureyes.workflows.executor import executor_for
+from foureyes.workflows.jobs_repository import JobRun, JobsRepository, applied
 from foureyes.workflows.models import CANCELLED, EXECUTING, PENDING, REJECTED, ExecutionJob, WorkflowRequest
 from foureyes.workflows.notify import announce_job, start_job
 from foureyes.workflows.presenter import request_resource
 from foureyes.workflows.repository import WorkflowRepository
 from foureyes.workflows.schemas import CreateRequestBody, DecisionBody
-from foureyes.workflows.transitions import announce, config_for, note
+from foureyes.workflows.transitions import announce, note, resolved_config
 from foureyes.workflows.types import RequestType, lookup
 from foureyes.workflows.validation import auto_approves, check_entity, check_maker, check_task
 
@@ -35,20 +40,28 @@ class WorkflowService:
 
     async def current_config(self, org_id: int, rtype: RequestType) -> tuple[WorkflowConfig, int]:
         async with self.ctx.db.read() as s:
-            stored = await WorkflowRepository(s).current_config(org_id, rtype.name)
+            config, revision, _ = await self._current_config(s, org_id, rtype)
+        return config, revision
+
+    async def _current_config(
+        self, s: AsyncSession, org_id: int, rtype: RequestType
+    ) -> tuple[WorkflowConfig, int, dict[str, Any] | None]:
+        """(config in force, its revision, its stored form — None for the defaults of revision 0)."""
+        stored = await WorkflowRepository(s).current_config(org_id, rtype.name)
         if stored is None:
-            return WorkflowConfig(allowedHosts=[self.ctx.settings.own_base_url]), 0
-        return WorkflowConfig.model_validate(stored.config), stored.revision
+            return WorkflowConfig(allowedHosts=[self.ctx.settings.own_base_url]), 0, None
+        return WorkflowConfig.model_validate(stored.config), stored.revision, stored.config
 
     async def create(self, maker: Principal, type_name: str, body: CreateRequestBody) -> dict[str, Any]:
         """ValidateMakerAccess → ValidatePayload → store in AdminTask, or execute at once when auto-approved."""
         rtype = request_type(type_name)
         if not maker.holds("CanMakeRequest"):
             raise Forbidden("The CanMakeRequest permission is required to raise requests")
-        config, revision = await self.current_config(maker.org_id, rtype)
-        if not config.enabled:
-            raise AppError(2021, f"The {rtype.name} workflow is not active for this org", "requestType")
+        # One read transaction for the configuration in force and the org units (two statements).
         async with self.ctx.db.read() as s:
+            config, revision, stored_config = await self._current_config(s, maker.org_id, rtype)
+            if not config.enabled:
+                raise AppError(2021, f"The {rtype.name} workflow is not active for this org", "requestType")
             unit_path, problems = await check_entity(s, maker.org_id, body.entityInfo)
         if unit_path is not None and not check_maker(maker, unit_path):
             raise Forbidden("CanMakeRequest does not cover the org unit named in entityInfo")
@@ -94,8 +107,9 @@ class WorkflowService:
             checker_id=None,
             version=1,
         )
-        job_id: int | None = None
+        enqueued, run = False, None
         async with self.ctx.db.write() as s:
+            await lock_chain(s, maker.org_id)  # the org's audit head first, as in every writing transaction
             repo = WorkflowRepository(s)
             await repo.add_request(row)
             await repo.flush()
@@ -106,15 +120,16 @@ class WorkflowService:
                 maker.actor,
                 {"autoApproved": auto, "configRevision": revision, "source": body.source},
             )
-            stored_config = await config_for(repo, row, self.ctx.settings.own_base_url)
             if not auto:  # an auto-approved request is announced once, with its outcome (executor)
-                await announce(repo, row, stored_config, previous_state=None)
+                # The revision read above is the one the request is created under: no second read of it.
+                await announce(
+                    repo, row, resolved_config(stored_config, self.ctx.settings.own_base_url), previous_state=None
+                )
             if auto:
-                job_id = await self._enqueue(repo, row, rtype)
+                enqueued, run = True, await self._enqueue(repo, row, rtype, stored_config)
         self.ctx.metrics.requests_created.labels(rtype.name).inc()
-        if job_id is not None:
-            await start_job(self.ctx, job_id)
-            return await self.reread(maker.org_id, row.id)
+        if enqueued:
+            return await self._after_job(maker.org_id, row.id, run)
         return request_resource(row)
 
     async def decide(self, checker: Principal, type_name: str, body: DecisionBody) -> dict[str, Any]:
@@ -125,17 +140,17 @@ class WorkflowService:
         if not checker.holds("CanCheckRequest"):
             raise Forbidden("The CanCheckRequest permission is required to decide requests")
         decision = body.payload.admin
-        job_id: int | None = None
+        enqueued, run = False, None
         async with self.ctx.db.write() as s:
             repo = WorkflowRepository(s)
-            row = await repo.get(checker.org_id, body.requestId)
+            row, stored = await JobsRepository(s).request_with_config(checker.org_id, body.requestId)
             if row is None or row.request_type != rtype.name:
                 raise NotFound(2007, "No such request for this request type", "requestId")
             if row.state != PENDING:
                 raise Conflict(2002, f"The request is already {row.state}; the workflow is completed", "requestId")
             if row.expires_at is not None and row.expires_at <= utcnow():
                 raise Conflict(2002, "The request expired before a decision", "requestId")
-            stored_config = await config_for(repo, row, self.ctx.settings.own_base_url)
+            stored_config = resolved_config(stored, self.ctx.settings.own_base_url)
             config = WorkflowConfig.model_validate(stored_config)
             self._check_checker(checker, row, config)
             approval = {
@@ -153,9 +168,10 @@ class WorkflowService:
                 values.update(state=EXECUTING, details={**details, "AdminTask_Output": "approved"})
             else:
                 values.update(details=details)
+            await lock_chain(s, row.org_id)  # the org's audit head first, as in every writing transaction
             if not await repo.transition(row.org_id, row.id, from_state=PENDING, version=row.version, values=values):
                 raise Conflict(2002, "Another decision on this request won", "requestId")
-            await s.refresh(row)
+            applied(row, {**values, "version": row.version + 1})  # what we wrote: no re-read
             await note(
                 repo,
                 row,
@@ -179,39 +195,46 @@ class WorkflowService:
                     checker_id=checker.id,
                 )
             if row.state == EXECUTING:
-                job_id = await self._enqueue(repo, row, rtype)
+                enqueued, run = True, await self._enqueue(repo, row, rtype, stored)
         self.ctx.metrics.requests_decided.labels(rtype.name, decision.actionDecision).inc()
-        if job_id is not None:
-            await start_job(self.ctx, job_id)
-        return await self.reread(checker.org_id, body.requestId)
+        if enqueued:
+            return await self._after_job(checker.org_id, row.id, run)
+        return request_resource(row)  # rejected, or waiting for more approvals: the row as committed
 
     async def cancel(self, maker: Principal, request_id: str, reason: str) -> dict[str, Any]:
         """The maker withdraws their own pending request."""
         async with self.ctx.db.write() as s:
             repo = WorkflowRepository(s)
-            row = await repo.get(maker.org_id, request_id)
+            row, stored = await JobsRepository(s).request_with_config(maker.org_id, request_id)
             if row is None:
                 raise NotFound(2007, "No such request", "requestId")
             if (row.maker_kind, row.maker_id) != (maker.kind, maker.id):
                 raise Forbidden("Only the maker may cancel their request")
+            if row.state == PENDING:
+                await lock_chain(s, row.org_id)  # the org's audit head first, as in every writing transaction
+            values: dict[str, Any] = {"state": CANCELLED, "end_time": utcnow()}
             if row.state != PENDING or not await repo.transition(
-                row.org_id,
-                row.id,
-                from_state=PENDING,
-                version=row.version,
-                values={"state": CANCELLED, "end_time": utcnow()},
+                row.org_id, row.id, from_state=PENDING, version=row.version, values=values
             ):
                 raise Conflict(2002, f"The request is already {row.state}", "requestId")
-            await s.refresh(row)
+            applied(row, {**values, "version": row.version + 1})
             await note(repo, row, CANCELLED, maker.actor, {"reason": reason})
             await announce(
                 repo,
                 row,
-                await config_for(repo, row, self.ctx.settings.own_base_url),
+                resolved_config(stored, self.ctx.settings.own_base_url),
                 previous_state=PENDING,
                 comment=reason,
             )
             return request_resource(row)
+
+    async def _after_job(self, org_id: int, request_id: str, run: JobRun | None) -> dict[str, Any]:
+        """Start the committed job; answer from the request as its first attempt recorded it when that ran
+        here, else read the request (the workers run it, or the attempt is still running)."""
+        recorded = await start_job(self.ctx, run)
+        if recorded is not None:
+            return request_resource(recorded)
+        return await self.reread(org_id, request_id)
 
     async def reread(self, org_id: int, request_id: str) -> dict[str, Any]:
         async with self.ctx.db.read() as s:
@@ -229,7 +252,15 @@ class WorkflowService:
         if any(a.get("checkerId") == checker.id for a in row.approvals):
             raise Conflict(2002, "You have already approved this request; another checker must decide", "requestId")
 
-    async def _enqueue(self, repo: WorkflowRepository, row: WorkflowRequest, rtype: RequestType) -> int:
+    async def _enqueue(
+        self, repo: WorkflowRepository, row: WorkflowRequest, rtype: RequestType, stored_config: dict[str, Any] | None
+    ) -> JobRun | None:
+        """Add the request's job in the caller's transaction.
+
+        When callers wait for the first attempt (`decision_wait_seconds` > 0) the job is committed already leased
+        to this process's executor and returned with the request and config the attempt needs: no claim
+        transaction, no read back. Otherwise it is committed ready and the workers are notified (None).
+        """
         now = utcnow()
         body = row.payload.get("body")
         key = str(body.get("requestId")) if rtype.key_in_body and isinstance(body, dict) else row.id
@@ -243,7 +274,12 @@ class WorkflowService:
             created_at=now,
             updated_at=now,
         )
+        run_here = self.ctx.settings.decision_wait_seconds > 0
+        if run_here:
+            executor_for(self.ctx).lease_new(job)
         repo.add(job)
         await repo.flush()
-        await announce_job(repo.s)  # wakes idle workers when this transaction commits
-        return job.id
+        if not run_here:
+            await announce_job(repo.s)  # wakes idle workers when this transaction commits
+            return None
+        return JobRun(job.id, job.org_id, job.request_id, job.attempts, key, row=row, config=stored_config)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from sqlalchemy import Table, insert
+
 from foureyes.audit.service import record
 from foureyes.core.clock import utcnow
 from foureyes.webhooks.outbox import enqueue_event
@@ -13,30 +15,51 @@ from foureyes.workflows.models import RequestEvent, WorkflowRequest
 from foureyes.workflows.presenter import workflow_event
 from foureyes.workflows.repository import WorkflowRepository
 
+EVENTS: Table = RequestEvent.__table__  # type: ignore[assignment]  # the Core table: no unit of work
+
 
 async def config_for(repo: WorkflowRepository, row: WorkflowRequest, own_base_url: str) -> dict[str, Any]:
     """The stored configuration the request was created under (revision 0 = the defaults)."""
-    if row.config_revision:
-        stored = await repo.config_at(row.org_id, row.request_type, row.config_revision)
-        if stored is not None:
-            return stored.config
+    stored = await repo.config_at(row.org_id, row.request_type, row.config_revision) if row.config_revision else None
+    return resolved_config(stored.config if stored is not None else None, own_base_url)
+
+
+def resolved_config(stored: dict[str, Any] | None, own_base_url: str) -> dict[str, Any]:
+    """A revision's stored config, or the defaults when there is none (revision 0)."""
+    if stored is not None:
+        return stored
     return WorkflowConfig(allowedHosts=[own_base_url]).model_dump(mode="json")
 
 
 async def note(repo: WorkflowRepository, row: WorkflowRequest, kind: str, actor: str, data: dict[str, Any]) -> None:
     """Append to the request's timeline and to the org's audit chain."""
-    now = utcnow()
-    repo.add(RequestEvent(org_id=row.org_id, request_id=row.id, at=now, kind=kind, actor=actor, data=data))
-    await record(
-        repo.s,
-        org_id=row.org_id,
-        actor=actor,
-        action=f"request.{kind}",
-        subject_type="request",
-        subject_id=row.id,
-        data=data,
-        at=now,
-    )
+    await notes(repo, row, [(kind, actor, data)])
+
+
+async def notes(repo: WorkflowRepository, row: WorkflowRequest, entries: list[tuple[str, str, dict[str, Any]]]) -> None:
+    """Append several (kind, actor, data) entries, in order, to the timeline and to the org's audit chain.
+
+    The timeline rows go in one Core INSERT (an executemany for several): nothing reads their ids back, so the
+    unit of work and its per-row `RETURNING id` are not needed. They are written before the audit events are
+    recorded, so this statement's autoflush never splits the audit chain's single flush (one head write).
+    """
+    at = [utcnow() for _ in entries]
+    rows = [
+        {"org_id": row.org_id, "request_id": row.id, "at": when, "kind": kind, "actor": actor, "data": data}
+        for when, (kind, actor, data) in zip(at, entries, strict=True)
+    ]
+    await repo.s.execute(insert(EVENTS), rows)
+    for when, (kind, actor, data) in zip(at, entries, strict=True):
+        await record(
+            repo.s,
+            org_id=row.org_id,
+            actor=actor,
+            action=f"request.{kind}",
+            subject_type="request",
+            subject_id=row.id,
+            data=data,
+            at=when,
+        )
 
 
 async def announce(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from sqlalchemy import func, select, update
 
+from foureyes.audit.service import lock_chain
 from foureyes.core.clock import utcnow
 from foureyes.core.context import AppContext
 from foureyes.core.errors import Unavailable
 from foureyes.core.logging import get_logger
 from foureyes.workflows.executor import Executor, executor_for
+from foureyes.workflows.jobs_repository import applied
 from foureyes.workflows.models import EXPIRED, PENDING, ExecutionJob
 from foureyes.workflows.notify import announce_job, idle, listen_loop, wake_event
 from foureyes.workflows.repository import WorkflowRepository
@@ -96,15 +99,11 @@ async def expire_pending(ctx: AppContext) -> int:
     async with ctx.db.write() as s:
         repo = WorkflowRepository(s)
         for row in await repo.expire_pending(utcnow()):
-            if not await repo.transition(
-                row.org_id,
-                row.id,
-                from_state=PENDING,
-                version=row.version,
-                values={"state": EXPIRED, "end_time": utcnow()},
-            ):
+            await lock_chain(s, row.org_id)  # the org's audit head first, as in every writing transaction
+            values: dict[str, Any] = {"state": EXPIRED, "end_time": utcnow()}
+            if not await repo.transition(row.org_id, row.id, from_state=PENDING, version=row.version, values=values):
                 continue
-            await s.refresh(row)
+            applied(row, {**values, "version": row.version + 1})
             await note(repo, row, EXPIRED, "system:expiry", {})
             await announce(repo, row, await config_for(repo, row, ctx.settings.own_base_url), previous_state=PENDING)
             count += 1

@@ -1,0 +1,120 @@
+"""Queries of the decision and execution paths, shaped to spend as few round trips as the invariants allow.
+
+A request is read together with the configuration revision it was created under (one joined SELECT), a job is
+claimed with `UPDATE … RETURNING` (no SELECT after the claim), and an outcome is recorded with a conditional
+UPDATE that both proves the lease is still ours and writes the job. Rows changed with Core statements are
+brought up to date in memory (`applied`) rather than re-read: the caller knows every value it wrote.
+Every query names the org it reads or writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.attributes import set_committed_value
+
+from foureyes.workflows.models import ExecutionJob, WorkflowConfigRevision, WorkflowRequest
+
+
+@dataclass
+class JobRun:
+    """A job leased to this process's executor, with the request (and its configuration) its attempt executes."""
+
+    id: int
+    org_id: int
+    request_id: str
+    attempts: int
+    idempotency_key: str
+    row: WorkflowRequest | None = None
+    config: dict[str, Any] | None = None  # the stored revision's config; None = the request's revision is 0
+
+
+_JOB_COLUMNS = (
+    ExecutionJob.id,
+    ExecutionJob.org_id,
+    ExecutionJob.request_id,
+    ExecutionJob.attempts,
+    ExecutionJob.idempotency_key,
+)
+
+
+def applied(row: WorkflowRequest, values: dict[str, Any]) -> WorkflowRequest:
+    """Bring `row` up to date with values a Core UPDATE just wrote, without marking it dirty (no re-flush)."""
+    for key, value in values.items():
+        set_committed_value(row, key, value)
+    return row
+
+
+class JobsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.s = session
+
+    # --- the request with its configuration -----------------------------------------------------------------
+    @staticmethod
+    def _with_config() -> Any:
+        return select(WorkflowRequest, WorkflowConfigRevision.config).outerjoin(
+            WorkflowConfigRevision,
+            and_(
+                WorkflowConfigRevision.org_id == WorkflowRequest.org_id,
+                WorkflowConfigRevision.request_type == WorkflowRequest.request_type,
+                WorkflowConfigRevision.revision == WorkflowRequest.config_revision,
+            ),
+        )
+
+    async def request_with_config(
+        self, org_id: int, request_id: str
+    ) -> tuple[WorkflowRequest | None, dict[str, Any] | None]:
+        """The request and the stored config of its revision (None for revision 0, the defaults)."""
+        found = (
+            await self.s.execute(
+                self._with_config().where(WorkflowRequest.org_id == org_id, WorkflowRequest.id == request_id)
+            )
+        ).first()
+        return (found[0], found[1]) if found is not None else (None, None)
+
+    async def attach_requests(self, jobs: Sequence[JobRun]) -> None:
+        """Fill each claimed job's request and config in one SELECT (a worker's batch)."""
+        if not jobs:
+            return
+        stmt = self._with_config().where(
+            WorkflowRequest.org_id.in_({j.org_id for j in jobs}),
+            WorkflowRequest.id.in_([j.request_id for j in jobs]),
+        )
+        found = {(r.org_id, r.id): (r, config) for r, config in (await self.s.execute(stmt)).all()}
+        for job in jobs:
+            job.row, job.config = found.get((job.org_id, job.request_id), (None, None))
+
+    # --- leases ---------------------------------------------------------------------------------------------
+    async def claim(self, where: Iterable[Any], values: dict[str, Any]) -> list[JobRun]:
+        """Lease the jobs matching `where`; the leased jobs as they are now (attempts already counted)."""
+        result = await self.s.execute(
+            update(ExecutionJob)
+            .where(*where)
+            .values(**values)
+            .returning(*_JOB_COLUMNS)
+            .execution_options(synchronize_session=False)
+        )
+        return [JobRun(r.id, r.org_id, r.request_id, r.attempts, r.idempotency_key) for r in result.all()]
+
+    async def settle(self, job_id: int, owner: str, values: dict[str, Any]) -> bool:
+        """Write the job's outcome only while `owner` still holds its lease; False when the lease was lost."""
+        result = await self.s.execute(
+            update(ExecutionJob)
+            .where(ExecutionJob.id == job_id, ExecutionJob.status == "leased", ExecutionJob.lease_owner == owner)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+        return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    async def set_details(self, org_id: int, request_id: str, state: str, details: dict[str, Any]) -> None:
+        """Replace the details of a request still in `state` (the retry schedule of an executing request)."""
+        await self.s.execute(
+            update(WorkflowRequest)
+            .where(WorkflowRequest.org_id == org_id, WorkflowRequest.id == request_id, WorkflowRequest.state == state)
+            .values(details=details)
+            .execution_options(synchronize_session=False)
+        )

@@ -25,8 +25,9 @@ ENTITY = {"tillId": "50682289", "storeId": "50682288", "zoneId": "50682286", "co
 # Tightened when repeated callers stopped paying for authentication (principal cache): measured SQLite/PG
 # create 18/14, decide (with the executor's downstream earn) 53/48, list and get 3/2, customer view 9/7.
 # Tightened again when the workflow stopped re-reading (config once per create; the approval's job committed
-# leased, no executor reads, no refresh, no re-read for the answer): measured SQLite/PG create 13/10, decide 30/26.
-CREATE_BUDGET = 14
+# leased, no executor reads, no refresh, no re-read for the answer; validation and the dry run in one read
+# transaction): measured SQLite/PG create 12/10, decide 30/26.
+CREATE_BUDGET = 13
 DECIDE_BUDGET = 32
 READ_BUDGET = 6
 VIEW_BUDGET = 8  # 7 measured on SQLite since the groups are read once (6 on PostgreSQL: no BEGIN)
@@ -157,6 +158,25 @@ async def test_create_and_decide_have_fixed_budgets(
         decides.append(found.count)
     assert creates[0] == creates[1], creates
     assert decides[0] == decides[1], decides
+
+
+async def test_create_validates_in_one_read_transaction(
+    ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    """Config, org units and the badges dry run are read back to back in one transaction, then one write."""
+    await create(client, world, 1)
+    body = earn_request(world["tenant"], world["badge"], 2, "rid-2")
+    response, found = await counted(
+        ctx, client.post(f"{WF}/EARN-BADGE", json=body, headers=world["tenant"].headers("maker"))
+    )
+    assert response.json()["data"]["details"]["ValidatePayload_DryRun"]["wouldEarn"] is True
+    reads = [i for i, sql in enumerate(found.sql) if " FROM workflow_config_revisions " in sql]
+    assert len(reads) == 1, str(found)
+    first_write = next(i for i, sql in enumerate(found.sql) if sql.startswith(("BEGIN IMMEDIATE", "INSERT")))
+    between = found.sql[reads[0] : first_write]
+    assert any(" FROM org_units " in sql for sql in between), str(found)
+    assert any(" FROM badge_meta " in sql for sql in between), str(found)
+    assert not any(sql.startswith(("BEGIN", "COMMIT", "ROLLBACK")) for sql in between), str(found)
 
 
 async def test_customer_badge_view_does_not_grow_with_badges_or_earns(

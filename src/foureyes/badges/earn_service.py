@@ -2,7 +2,7 @@
 
 In-process interface (the request workflow's ValidatePayload runs these with `dry_run=True`):
 
-    svc = BadgesService(ctx)
+    svc = BadgesService(ctx)   # or BadgesService(ctx, dry_run_session=s): dry runs read in the caller's session
     await svc.earn(caller, body, *, dry_run=False, identifier=None) -> dict        # POST customer/earn
     await svc.earn_bulk(caller, body, *, dry_run=False) -> dict                    # POST customer/earnBulk
     await svc.issue_bulk(caller, body, *, dry_run=False) -> dict                   # POST badgeMeta/customer/issueBulk
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
@@ -73,8 +74,17 @@ class Opened:
 
 
 class BadgesService:
-    def __init__(self, ctx: AppContext) -> None:
+    def __init__(self, ctx: AppContext, dry_run_session: AsyncSession | None = None) -> None:
         self.ctx = ctx
+        # A caller already inside a read transaction (the request workflow's ValidatePayload) may lend it to
+        # dry runs: one transaction less per create. Writes always open their own.
+        self._dry_run_session = dry_run_session
+
+    def _unit(self, dry_run: bool) -> AbstractAsyncContextManager[AsyncSession]:
+        """The unit of work of one call: the lent session for a dry run, else a new read or write transaction."""
+        if dry_run and self._dry_run_session is not None:
+            return nullcontext(self._dry_run_session)
+        return self.ctx.db.read() if dry_run else self.ctx.db.write()
 
     def _call(
         self,
@@ -165,7 +175,7 @@ class BadgesService:
             return [] if cid_ref is None else checks.count_keys(meta, cid_ref, call.at)
 
         async def run() -> dict[str, Any]:
-            async with self.ctx.db.read() if dry_run else self.ctx.db.write() as s:
+            async with self._unit(dry_run) as s:
                 o = await self._open(s, call, dry_run=dry_run, customer_id=cid_ref, counts=counts)
                 report: dict[str, Any] = {"dryRun": True, "badgeMetaId": o.meta.id, "requestId": call.rid}
                 try:
@@ -266,7 +276,7 @@ class BadgesService:
 
         async def run() -> dict[str, Any]:
             done.clear()
-            async with self.ctx.db.read() if dry_run else self.ctx.db.write() as s:
+            async with self._unit(dry_run) as s:
                 o = await self._open(s, call, dry_run=dry_run)
                 checks.live(o.meta, call.now)
                 checks.claimed(o.facts.claimed)
@@ -328,7 +338,7 @@ class BadgesService:
         )  # fmt: skip
 
         async def run() -> dict[str, Any]:
-            async with self.ctx.db.read() if dry_run else self.ctx.db.write() as s:
+            async with self._unit(dry_run) as s:
                 o = await self._open(s, call, dry_run=dry_run)
                 meta, repo, org, now, at, trig = o.meta, o.repo, call.org, call.now, call.at, call.trig
                 checks.live(meta, now)

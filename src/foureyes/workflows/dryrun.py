@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from foureyes.badges.earn_service import BadgesService
 from foureyes.core.context import AppContext
 from foureyes.core.errors import AppError, ErrorItem
@@ -17,18 +19,19 @@ BODY = "payload.IntouchAPITask-Payload.body"
 
 
 async def dry_run(
-    ctx: AppContext, org_id: int, rtype: RequestType, task: dict[str, Any], target_base: str
+    ctx: AppContext, s: AsyncSession, org_id: int, rtype: RequestType, task: dict[str, Any], target_base: str
 ) -> tuple[dict[str, Any] | None, list[ErrorItem]]:
-    """(what would happen, problems). None when no dry run applies (foreign downstream or no hook)."""
+    """(what would happen, problems), read in the caller's read transaction `s`. None when no dry run applies
+    (foreign downstream or no hook)."""
     if rtype.dry_run is None or not _is_self(ctx, target_base):
         return None, []
     try:
         if rtype.dry_run == "earn":
-            return await BadgesService(ctx).earn(org_id, task["body"], dry_run=True), []
+            return await BadgesService(ctx, dry_run_session=s).earn(org_id, task["body"], dry_run=True), []
         if rtype.dry_run == "issue":
-            return await BadgesService(ctx).issue_bulk(org_id, task["body"], dry_run=True), []
+            return await BadgesService(ctx, dry_run_session=s).issue_bulk(org_id, task["body"], dry_run=True), []
         if rtype.dry_run == "status":
-            return await _status_dry_run(ctx, org_id, task), []
+            return await _status_dry_run(s, org_id, task), []
     except AppError as exc:
         return None, [
             ErrorItem(2008, f"dry run: {i.code} {i.message}", BODY + (f".{i.reference}" if i.reference else ""))
@@ -37,15 +40,14 @@ async def dry_run(
     return None, []
 
 
-async def _status_dry_run(ctx: AppContext, org_id: int, task: dict[str, Any]) -> dict[str, Any]:
+async def _status_dry_run(s: AsyncSession, org_id: int, task: dict[str, Any]) -> dict[str, Any]:
     from foureyes.customers.repository import CustomerRepository, identifier_column
 
     query = task.get("queryParams", {})
     name, value = str(query.get("identifierName", "")), str(query.get("identifierValue", ""))
     if identifier_column(name) is None:
         raise AppError(1028, f"identifierName {name!r} is not supported", "queryParams.identifierName")
-    async with ctx.db.read() as s:
-        customer = await CustomerRepository(s).by_identifier(org_id, name, value)
+    customer = await CustomerRepository(s).by_identifier(org_id, name, value)
     if customer is None:
         raise AppError(1026, "Customer not found", "queryParams.identifierValue")
     return {"customerId": customer.id, "currentLabel": customer.status_label, "newLabel": task["body"].get("label")}

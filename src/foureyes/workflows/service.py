@@ -57,20 +57,21 @@ class WorkflowService:
         rtype = request_type(type_name)
         if not maker.holds("CanMakeRequest"):
             raise Forbidden("The CanMakeRequest permission is required to raise requests")
-        # One read transaction for the configuration in force and the org units (two statements).
+        # One read transaction for everything validation reads: the configuration in force, the org units and
+        # the dry run of the downstream effect.
         async with self.ctx.db.read() as s:
             config, revision, stored_config = await self._current_config(s, maker.org_id, rtype)
             if not config.enabled:
                 raise AppError(2021, f"The {rtype.name} workflow is not active for this org", "requestType")
             unit_path, problems = await check_entity(s, maker.org_id, body.entityInfo)
-        if unit_path is not None and not check_maker(maker, unit_path):
-            raise Forbidden("CanMakeRequest does not cover the org unit named in entityInfo")
-        checked, task_problems = check_task(rtype, body.payload.task, config, self.ctx.secret_box)
-        problems.extend(task_problems)
-        dry: dict[str, Any] | None = None
-        if checked is not None and not problems:
-            dry, dry_problems = await dry_run(self.ctx, maker.org_id, rtype, checked.stored, checked.target_base)
-            problems.extend(dry_problems)
+            if unit_path is not None and not check_maker(maker, unit_path):
+                raise Forbidden("CanMakeRequest does not cover the org unit named in entityInfo")
+            checked, task_problems = check_task(rtype, body.payload.task, config, self.ctx.secret_box)
+            problems.extend(task_problems)
+            dry: dict[str, Any] | None = None
+            if checked is not None and not problems:
+                dry, dry_problems = await dry_run(self.ctx, s, maker.org_id, rtype, checked.stored, checked.target_base)
+                problems.extend(dry_problems)
         if problems or checked is None or unit_path is None:
             raise many(400, problems or [ErrorItem(2008, "Invalid payload")])
 

@@ -11,14 +11,15 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.audit.models import AuditEvent, AuditHead
 from foureyes.core.clock import utcnow
-from foureyes.core.dialect import insert_ignore, lock_for_update
+from foureyes.core.dialect import dialect_name, insert_ignore, locked_on
 
 GENESIS = "0" * 64
 
@@ -52,6 +53,12 @@ def event_hash(
 _LOCKED_HEADS = "foureyes.audit.locked_heads"
 
 
+@cache
+def _head_statement(dialect: str) -> Select[Any]:
+    """The org's (`:org`) chain head, row-locked as `dialect` locks: built once per dialect, not per call."""
+    return locked_on(select(AuditHead).where(AuditHead.org_id == bindparam("org")), dialect)
+
+
 async def lock_chain(session: AsyncSession, org_id: int) -> AuditHead:
     """The org's chain head, row-locked for the rest of this transaction; read once per transaction.
 
@@ -64,12 +71,12 @@ async def lock_chain(session: AsyncSession, org_id: int) -> AuditHead:
     head = heads.get(org_id)
     if head is not None:
         return head
-    locked = lock_for_update(select(AuditHead).where(AuditHead.org_id == org_id), session)
-    head = (await session.scalars(locked)).one_or_none()
+    locked, params = _head_statement(dialect_name(session)), {"org": org_id}
+    head = (await session.scalars(locked, params)).one_or_none()
     if head is None:
         # The org's first event starts its chain; a concurrent first writer may insert it first (no conflict).
         await insert_ignore(session, AuditHead.__table__, {"org_id": org_id, "seq": 0, "hash": GENESIS}, ["org_id"])
-        head = (await session.scalars(locked)).one()
+        head = (await session.scalars(locked, params)).one()
     heads[org_id] = head
     return head
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, exists, func, insert, select
+from sqlalchemy import ColumnElement, Insert, Select, Table, bindparam, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.badges.models import (
@@ -19,7 +20,7 @@ from foureyes.badges.models import (
     BadgeIssue,
     BadgeMeta,
 )
-from foureyes.core.dialect import lock_for_update
+from foureyes.core.dialect import dialect_name, locked_on
 from foureyes.customers.models import Customer
 
 # Plain Core tables for the earn path's inserts: no ORM unit of work, no autoflush of pending audit rows.
@@ -28,6 +29,121 @@ IDEMPOTENCY: Table = BadgeIdempotency.__table__  # type: ignore[assignment]
 
 # One limit count: (customer id, or None for the whole badge; [start, end) window, or None for all time).
 CountKey = tuple[int | None, tuple[datetime, datetime] | None]
+
+# The earn path's statements are built once per shape with bind parameters and reused: building a select and
+# its cache key cost more Python than running it, and a reused statement's cache key is memoised (see
+# workflows/counts.py's seek). Every one of them binds the org (`:org`); the repository always passes it.
+INSERT_EARN: Insert = insert(EARNS)
+INSERT_IDEMPOTENCY: Insert = insert(IDEMPOTENCY)
+
+
+@cache
+def _meta_statement(lock_dialect: str | None) -> Select[Any]:
+    """The org's badge by id; with a dialect, row-locked as that dialect locks (see BadgeRepository.meta)."""
+    stmt: Select[Any] = select(BadgeMeta).where(BadgeMeta.org_id == bindparam("org"), BadgeMeta.id == bindparam("id"))
+    if lock_dialect is not None:
+        stmt = locked_on(stmt, lock_dialect).execution_options(populate_existing=True)
+    return stmt
+
+
+def _claim_where() -> list[ColumnElement[bool]]:
+    return [
+        BadgeClaim.org_id == bindparam("org"),
+        BadgeClaim.badge_id == bindparam("badge"),
+        BadgeClaim.owner_type == bindparam("owner_type"),
+        BadgeClaim.reference_id == bindparam("reference_id"),
+        BadgeClaim.active.is_(True),
+    ]
+
+
+@cache
+def _count_statement(per_customer: bool, windowed: bool, suffix: str = "") -> Select[Any]:
+    """Active earns of `:badge`, of `:customer{suffix}` if per customer, in [`:from{suffix}`, `:until{suffix}`)
+    if windowed; `suffix` tells apart several counts inside one statement (BadgeRepository.facts)."""
+    where = [BadgeEarn.org_id == bindparam("org"), BadgeEarn.badge_id == bindparam("badge"), BadgeEarn.active.is_(True)]
+    if per_customer:
+        where.append(BadgeEarn.customer_id == bindparam(f"customer{suffix}"))
+    if windowed:
+        where += [
+            BadgeEarn.event_date >= bindparam(f"from{suffix}"),
+            BadgeEarn.event_date < bindparam(f"until{suffix}"),
+        ]
+    return select(func.count()).select_from(BadgeEarn).where(*where)
+
+
+def _count_params(key: CountKey, suffix: str = "") -> dict[str, Any]:
+    customer_id, window = key
+    params: dict[str, Any] = {}
+    if customer_id is not None:
+        params[f"customer{suffix}"] = customer_id
+    if window is not None:
+        params[f"from{suffix}"], params[f"until{suffix}"] = window
+    return params
+
+
+@cache
+def _facts_statement(
+    remembered: bool, claim: bool, customer: bool, counts: tuple[tuple[bool, bool], ...]
+) -> Select[Any]:
+    """BadgeRepository.facts's one SELECT for one shape: which checks are asked, and each count's shape."""
+    columns: list[ColumnElement[Any]] = []
+    if remembered:
+        original = select(BadgeIdempotency.response).where(
+            BadgeIdempotency.org_id == bindparam("org"),
+            BadgeIdempotency.operation == bindparam("operation"),
+            BadgeIdempotency.request_id == bindparam("request_id"),
+        )
+        columns.append(original.scalar_subquery().label("original"))
+    if claim:
+        columns.append(exists().where(*_claim_where()).label("claimed"))
+    if customer:
+        known = exists().where(Customer.org_id == bindparam("org"), Customer.id == bindparam("customer"))
+        columns.append(known.label("customer_known"))
+    for i, (per_customer, windowed) in enumerate(counts):
+        count = _count_statement(per_customer, windowed, f"_{i}")
+        columns.append(count.scalar_subquery().label(f"count_{i}"))
+    return select(*columns)
+
+
+_ACTIVE_ISSUE: Select[Any] = (
+    select(BadgeIssue)
+    .where(
+        BadgeIssue.org_id == bindparam("org"),
+        BadgeIssue.badge_id == bindparam("badge"),
+        BadgeIssue.customer_id == bindparam("customer"),
+        BadgeIssue.status == "ACTIVE",
+        BadgeIssue.expires_at > bindparam("now"),
+    )
+    .order_by(BadgeIssue.issued_at.desc())
+    .limit(1)
+)
+_ALL_METAS: Select[Any] = select(BadgeMeta).where(BadgeMeta.org_id == bindparam("org"))
+_ALL_GROUPS: Select[Any] = (
+    select(BadgeGroup).where(BadgeGroup.org_id == bindparam("org")).order_by(BadgeGroup.created_at, BadgeGroup.id)
+)
+_CLAIMS: Select[Any] = (
+    select(BadgeClaim)
+    .where(BadgeClaim.org_id == bindparam("org"), BadgeClaim.badge_id.in_(bindparam("badges", expanding=True)))
+    .order_by(BadgeClaim.id)
+)
+
+
+@cache
+def _customer_rows(model: Any, per_badge: bool, order: str) -> Select[Any]:
+    """A customer's earns or issues (`model`), of one badge or all, in `order` (a column name)."""
+    where = [model.org_id == bindparam("org"), model.customer_id == bindparam("customer")]
+    if per_badge:
+        where.append(model.badge_id == bindparam("badge"))
+    return select(model).where(*where).order_by(getattr(model, order))
+
+
+def _customer_rows_params(
+    model: Any, order: str, org: int, badge_id: str | None, customer_id: int
+) -> tuple[Select[Any], dict[str, Any]]:
+    params: dict[str, Any] = {"org": org, "customer": customer_id}
+    if badge_id is not None:
+        params["badge"] = badge_id
+    return _customer_rows(model, badge_id is not None, order), params
 
 
 @dataclass
@@ -50,12 +166,10 @@ class BadgeRepository:
         """The org's badge, or None (another org's id looks exactly like an unknown one)."""
         if not isinstance(badge_id, str) or len(badge_id) > 24:
             return None
-        stmt: Select[Any] = select(BadgeMeta).where(BadgeMeta.org_id == self.org, BadgeMeta.id == badge_id)
-        if lock:
-            # Serialises every earn of this badge on PostgreSQL, so limit counts and the idempotency
-            # check see each other's commits; SQLite's single writer already does this.
-            stmt = lock_for_update(stmt, self.s).execution_options(populate_existing=True)
-        return (await self.s.scalars(stmt)).one_or_none()
+        # A lock serialises every earn of this badge on PostgreSQL, so limit counts and the idempotency
+        # check see each other's commits; SQLite's single writer already does this.
+        stmt = _meta_statement(dialect_name(self.s) if lock else None)
+        return (await self.s.scalars(stmt, {"org": self.org, "id": badge_id})).one_or_none()
 
     async def meta_by_name(self, name: str) -> BadgeMeta | None:
         return await self.s.scalar(select(BadgeMeta).where(BadgeMeta.org_id == self.org, BadgeMeta.name == name))
@@ -67,6 +181,8 @@ class BadgeRepository:
         return list(rows), total
 
     async def all_metas(self, filters: list[Any]) -> list[BadgeMeta]:
+        if not filters:  # the customer views' read: prebuilt
+            return list(await self.s.scalars(_ALL_METAS, {"org": self.org}))
         return list(await self.s.scalars(select(BadgeMeta).where(BadgeMeta.org_id == self.org, *filters)))
 
     # -- the earn path's checks in one round trip -------------------------------------------------------
@@ -86,26 +202,24 @@ class BadgeRepository:
         Callers holding the badge lock run this *after* the locking statement, never inside it: on PostgreSQL
         a statement's snapshot is taken before it waits for the lock, so only a later statement sees what the
         earn that held the lock committed (its earn, its requestId)."""
-        columns: list[ColumnElement[Any]] = []
-        if operation is not None and request_id is not None:
-            remembered = select(BadgeIdempotency.response).where(
-                BadgeIdempotency.org_id == self.org,
-                BadgeIdempotency.operation == operation,
-                BadgeIdempotency.request_id == request_id,
-            )
-            columns.append(remembered.scalar_subquery().label("original"))
-        if claim is not None:
-            columns.append(exists().where(*self._claim_where(badge_id, *claim)).label("claimed"))
-        if customer_id is not None:
-            known = exists().where(Customer.org_id == self.org, Customer.id == customer_id)
-            columns.append(known.label("customer_known"))
+        remembered = operation is not None and request_id is not None
         keys = list(dict.fromkeys(counts))
-        columns += [self._count(badge_id, *key).scalar_subquery().label(f"count_{i}") for i, key in enumerate(keys)]
         out = Facts()
-        if not columns:
+        if not (remembered or claim is not None or customer_id is not None or keys):
             return out
+        params: dict[str, Any] = {"org": self.org, "badge": badge_id}
+        if remembered:
+            params |= {"operation": operation, "request_id": request_id}
+        if claim is not None:
+            params["owner_type"], params["reference_id"] = claim
+        if customer_id is not None:
+            params["customer"] = customer_id
+        for i, key in enumerate(keys):
+            params |= _count_params(key, f"_{i}")
+        shape = tuple((key[0] is not None, key[1] is not None) for key in keys)
+        stmt = _facts_statement(remembered, claim is not None, customer_id is not None, shape)
         with self.s.no_autoflush:  # see insert_earn
-            row = (await self.s.execute(select(*columns))).one()._mapping
+            row = (await self.s.execute(stmt, params)).one()._mapping
         out.original = row.get("original")
         out.claimed = bool(row["claimed"]) if "claimed" in row else None
         out.customer_known = bool(row["customer_known"]) if "customer_known" in row else None
@@ -116,53 +230,29 @@ class BadgeRepository:
         # The earn path's statements leave pending ORM rows (its audit events) to the commit's one flush, so a
         # bulk earn writes its audit rows and chain head once rather than once per item; none reads them.
         with self.s.no_autoflush:
-            await self.s.execute(insert(EARNS).values(org_id=self.org, **values))
+            await self.s.execute(INSERT_EARN, {"org_id": self.org, **values})
 
     # -- claims -----------------------------------------------------------------------------------------
     async def claims(self, badge_ids: Sequence[str]) -> dict[str, list[BadgeClaim]]:
         out: dict[str, list[BadgeClaim]] = {b: [] for b in badge_ids}
         if badge_ids:
-            rows = await self.s.scalars(
-                select(BadgeClaim)
-                .where(BadgeClaim.org_id == self.org, BadgeClaim.badge_id.in_(list(badge_ids)))
-                .order_by(BadgeClaim.id)
-            )
+            rows = await self.s.scalars(_CLAIMS, {"org": self.org, "badges": list(badge_ids)})
             for c in rows:
                 out[c.badge_id].append(c)
         return out
 
-    def _claim_where(self, badge_id: str, owner_type: str, reference_id: str) -> list[ColumnElement[bool]]:
-        return [
-            BadgeClaim.org_id == self.org,
-            BadgeClaim.badge_id == badge_id,
-            BadgeClaim.owner_type == owner_type,
-            BadgeClaim.reference_id == reference_id,
-            BadgeClaim.active.is_(True),
-        ]
-
     async def active_claim(self, badge_id: str, owner_type: str, reference_id: str) -> BadgeClaim | None:
-        return await self.s.scalar(select(BadgeClaim).where(*self._claim_where(badge_id, owner_type, reference_id)))
+        params = {"org": self.org, "badge": badge_id, "owner_type": owner_type, "reference_id": reference_id}
+        return await self.s.scalar(select(BadgeClaim).where(*_claim_where()), params)
 
     # -- issues (enrolments) ----------------------------------------------------------------------------
     async def active_issue(self, badge_id: str, customer_id: int, now: datetime) -> BadgeIssue | None:
-        return await self.s.scalar(
-            select(BadgeIssue)
-            .where(
-                BadgeIssue.org_id == self.org,
-                BadgeIssue.badge_id == badge_id,
-                BadgeIssue.customer_id == customer_id,
-                BadgeIssue.status == "ACTIVE",
-                BadgeIssue.expires_at > now,
-            )
-            .order_by(BadgeIssue.issued_at.desc())
-            .limit(1)
-        )
+        params = {"org": self.org, "badge": badge_id, "customer": customer_id, "now": now}
+        return await self.s.scalar(_ACTIVE_ISSUE, params)
 
     async def issues(self, badge_id: str | None, customer_id: int) -> list[BadgeIssue]:
-        where = [BadgeIssue.org_id == self.org, BadgeIssue.customer_id == customer_id]
-        if badge_id is not None:
-            where.append(BadgeIssue.badge_id == badge_id)
-        return list(await self.s.scalars(select(BadgeIssue).where(*where).order_by(BadgeIssue.issued_at)))
+        stmt, params = _customer_rows_params(BadgeIssue, "issued_at", self.org, badge_id, customer_id)
+        return list(await self.s.scalars(stmt, params))
 
     async def issue(self, issue_id: Any) -> BadgeIssue | None:
         if not isinstance(issue_id, str):
@@ -185,15 +275,9 @@ class BadgeRepository:
         self, badge_id: str, customer_id: int | None, window: tuple[datetime, datetime] | None
     ) -> int:
         """Active (not revoked) earns of the badge, for one customer or all, inside `window` if given."""
-        return await self.s.scalar(self._count(badge_id, customer_id, window)) or 0
-
-    def _count(self, badge_id: str, customer_id: int | None, window: tuple[datetime, datetime] | None) -> Select[Any]:
-        where = [BadgeEarn.org_id == self.org, BadgeEarn.badge_id == badge_id, BadgeEarn.active.is_(True)]
-        if customer_id is not None:
-            where.append(BadgeEarn.customer_id == customer_id)
-        if window is not None:
-            where += [BadgeEarn.event_date >= window[0], BadgeEarn.event_date < window[1]]
-        return select(func.count()).select_from(BadgeEarn).where(*where)
+        stmt = _count_statement(customer_id is not None, window is not None)
+        params = {"org": self.org, "badge": badge_id, **_count_params((customer_id, window))}
+        return await self.s.scalar(stmt, params) or 0
 
     async def earn_counts(self, badge_ids: Sequence[str]) -> dict[str, int]:
         if not badge_ids:
@@ -211,10 +295,8 @@ class BadgeRepository:
         return await self.s.scalar(select(BadgeEarn).where(BadgeEarn.org_id == self.org, BadgeEarn.id == earn_id))
 
     async def earns(self, badge_id: str | None, customer_id: int) -> list[BadgeEarn]:
-        where = [BadgeEarn.org_id == self.org, BadgeEarn.customer_id == customer_id]
-        if badge_id is not None:
-            where.append(BadgeEarn.badge_id == badge_id)
-        return list(await self.s.scalars(select(BadgeEarn).where(*where).order_by(BadgeEarn.earned_at)))
+        stmt, params = _customer_rows_params(BadgeEarn, "earned_at", self.org, badge_id, customer_id)
+        return list(await self.s.scalars(stmt, params))
 
     async def customer_badge_ids(self, customer_id: int) -> set[str]:
         earned = await self.s.scalars(
@@ -234,7 +316,7 @@ class BadgeRepository:
         """Keep the first result of a requestId; a concurrent twin fails here on the primary key."""
         values = {"operation": operation, "request_id": request_id, "response": response, "created_at": now}
         with self.s.no_autoflush:  # see insert_earn
-            await self.s.execute(insert(IDEMPOTENCY).values(org_id=self.org, **values))
+            await self.s.execute(INSERT_IDEMPOTENCY, {"org_id": self.org, **values})
 
     # -- groups and custom fields -----------------------------------------------------------------------
     async def group(self, group_id: Any) -> BadgeGroup | None:
@@ -246,6 +328,8 @@ class BadgeRepository:
         return await self.s.scalar(select(BadgeGroup).where(BadgeGroup.org_id == self.org, BadgeGroup.name == name))
 
     async def groups(self, ids: Sequence[str] | None = None) -> list[BadgeGroup]:
+        if ids is None:  # the customer views' read: prebuilt
+            return list(await self.s.scalars(_ALL_GROUPS, {"org": self.org}))
         stmt = select(BadgeGroup).where(BadgeGroup.org_id == self.org)
         if ids is not None:
             stmt = stmt.where(BadgeGroup.id.in_(list(ids)))

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,10 +24,21 @@ async def insert_ignore(session: AsyncSession, table: Any, values: dict[str, Any
     await session.execute(stmt)
 
 
+def dialect_name(session: AsyncSession) -> str:
+    """The session's dialect name ("sqlite", "postgresql"): the key of a statement built once per dialect."""
+    return session.get_bind().dialect.name
+
+
 def lock_for_update(stmt: Select[Any], session: AsyncSession, *, skip_locked: bool = False) -> Select[Any]:
     """Row lock on PostgreSQL. SQLite needs none: its write transactions start with BEGIN IMMEDIATE and
     hold the single write lock, which already serialises every writer."""
-    if is_postgres(session):
+    return locked_on(stmt, dialect_name(session), skip_locked=skip_locked)
+
+
+def locked_on(stmt: Select[Any], dialect: str, *, skip_locked: bool = False) -> Select[Any]:
+    """`lock_for_update` for a statement built once per dialect (a cached builder keyed by `dialect_name`):
+    the lock clause is decided when the statement is built, not at each call."""
+    if dialect == "postgresql":
         return stmt.with_for_update(skip_locked=skip_locked)
     return stmt
 
@@ -95,6 +107,27 @@ async def upsert_increment(session: AsyncSession, table: Any, keys: dict[str, An
         index_elements=list(keys), set_={column: getattr(table.c, column) + stmt.excluded[column]}
     )
     await session.execute(stmt)
+
+
+@cache
+def upsert_increment_statement(table: Any, dialect: str, keys: tuple[str, ...], column: str) -> Any:
+    """`upsert_increment`'s statement for `dialect` (a name), built once per (table, dialect, keys, column).
+
+    Its bind parameters are named after the columns (`keys` and `column`, which takes the delta). Building an
+    INSERT … ON CONFLICT and its cache key costs more Python than running it; a reused statement skips both.
+    """
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    names = (*keys, column)
+    stmt = module.insert(table).values({name: bindparam(name, type_=table.c[name].type) for name in names})
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_={column: table.c[column] + stmt.excluded[column]})
+
+
+async def upsert_increment_cached(
+    session: AsyncSession, table: Any, keys: dict[str, Any], column: str, delta: int
+) -> None:
+    """`upsert_increment` with its statement built once per shape (`upsert_increment_statement`)."""
+    stmt = upsert_increment_statement(table, session.get_bind().dialect.name, tuple(keys), column)
+    await session.execute(stmt, {**keys, column: delta})
 
 
 # --- list paging: requests counted per UTC day of their start (workflows/counts.py) -------------------------

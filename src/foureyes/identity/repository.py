@@ -4,11 +4,25 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.core.dialect import insert_ignore, lock_for_update
 from foureyes.identity.models import ApiClient, Grant, LoginThrottle, Org, OrgUnit, User
+
+# The per-request reads (a create's unit paths, authentication's lookups) are built once with bind parameters
+# and reused: building a select and its cache key cost more Python than running it.
+_UNIT_PATHS = select(OrgUnit.id, OrgUnit.path).where(
+    OrgUnit.org_id == bindparam("org"), OrgUnit.id.in_(bindparam("ids", expanding=True))
+)
+_USER_BY_USERNAME = select(User).where(User.username == bindparam("username"))
+_USER = select(User).where(User.org_id == bindparam("org"), User.id == bindparam("id"))
+_CLIENT_BY_KEY = select(ApiClient).where(ApiClient.key == bindparam("key"))
+_GRANTS_WITH_PATHS = (
+    select(Grant.permission, Grant.unit_id, OrgUnit.path)
+    .outerjoin(OrgUnit, (OrgUnit.org_id == Grant.org_id) & (OrgUnit.id == Grant.unit_id))
+    .where(Grant.principal_kind == bindparam("kind"), Grant.principal_id == bindparam("id"))
+)
 
 
 class IdentityRepository:
@@ -30,16 +44,14 @@ class IdentityRepository:
     async def unit_paths(self, org_id: int, unit_ids: set[str]) -> dict[str, str]:
         if not unit_ids:
             return {}
-        rows = await self.s.execute(
-            select(OrgUnit.id, OrgUnit.path).where(OrgUnit.org_id == org_id, OrgUnit.id.in_(unit_ids))
-        )
+        rows = await self.s.execute(_UNIT_PATHS, {"org": org_id, "ids": sorted(unit_ids)})
         return {r.id: r.path for r in rows}
 
     async def user_by_username(self, username: str) -> User | None:
-        return await self.s.scalar(select(User).where(User.username == username))
+        return await self.s.scalar(_USER_BY_USERNAME, {"username": username})
 
     async def get_user(self, org_id: int, user_id: int) -> User | None:
-        return await self.s.scalar(select(User).where(User.org_id == org_id, User.id == user_id))
+        return await self.s.scalar(_USER, {"org": org_id, "id": user_id})
 
     async def get_user_any_org(self, user_id: int) -> User | None:
         return await self.s.get(User, user_id)
@@ -48,7 +60,7 @@ class IdentityRepository:
         return (await self.s.scalars(select(User).where(User.org_id == org_id).order_by(User.id))).all()
 
     async def client_by_key(self, key: str) -> ApiClient | None:
-        return await self.s.scalar(select(ApiClient).where(ApiClient.key == key))
+        return await self.s.scalar(_CLIENT_BY_KEY, {"key": key})
 
     async def get_client(self, client_id: int) -> ApiClient | None:
         return await self.s.get(ApiClient, client_id)
@@ -58,11 +70,7 @@ class IdentityRepository:
 
     async def grants_with_paths(self, kind: str, principal_id: int) -> list[tuple[str, str | None]]:
         """(permission, unit path or None) for one principal; a grant on a deleted unit is dropped."""
-        rows = await self.s.execute(
-            select(Grant.permission, Grant.unit_id, OrgUnit.path)
-            .outerjoin(OrgUnit, (OrgUnit.org_id == Grant.org_id) & (OrgUnit.id == Grant.unit_id))
-            .where(Grant.principal_kind == kind, Grant.principal_id == principal_id)
-        )
+        rows = await self.s.execute(_GRANTS_WITH_PATHS, {"kind": kind, "id": principal_id})
         out: list[tuple[str, str | None]] = []
         for permission, unit_id, path in rows:
             if unit_id is None:

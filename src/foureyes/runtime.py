@@ -42,12 +42,14 @@ async def start_worker(ctx: AppContext) -> Stopper | None:
 def _worker_loops(ctx: AppContext) -> list[Loop]:
     """Every feature's background loop (executor, webhooks, expiry), each taking a stop event."""
     from foureyes.webhooks.delivery import delivery_loop
+    from foureyes.webhooks.retention import retention_loop
     from foureyes.workflows.worker import expiry_loop, job_loop
 
     loops: list[Loop] = [
         lambda stop: job_loop(ctx, stop),
         lambda stop: expiry_loop(ctx, stop),
         lambda stop: delivery_loop(ctx, stop),
+        lambda stop: retention_loop(ctx, stop),
     ]
     return loops
 

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
         default=20.0, description="On SIGTERM, how long in-flight jobs may finish before their leases are released."
     )
     webhook_max_attempts: int = 10
+    outbox_retention_days: int = Field(
+        default=30, description="Settled webhook events older than this are pruned hourly by workers; 0 keeps all."
+    )
     worker_metrics_port: int | None = Field(
         default=None, description="`foureyes worker` serves GET /metrics on FOUREYES_HOST at this port when set."
     )

@@ -126,7 +126,7 @@ async def upsert_increment_cached(
     session: AsyncSession, table: Any, keys: dict[str, Any], column: str, delta: int
 ) -> None:
     """`upsert_increment` with its statement built once per shape (`upsert_increment_statement`)."""
-    stmt = upsert_increment_statement(table, session.get_bind().dialect.name, tuple(keys), column)
+    stmt = upsert_increment_statement(table, dialect_name(session), tuple(keys), column)
     await session.execute(stmt, {**keys, column: delta})
 
 

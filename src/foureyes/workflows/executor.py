@@ -90,17 +90,6 @@ class Executor:
             await asyncio.gather(*(self._execute(job) for job in claimed))
         return len(claimed)
 
-    async def run(self, job_id: int) -> bool:
-        """Run the job if it is due and we win its lease; False when someone else holds it (or it is not due)."""
-        async with self.ctx.db.write() as s:
-            repo = JobsRepository(s)
-            claimed = await repo.claim([ExecutionJob.id == job_id, self._due(utcnow())], self._lease_values())
-            await repo.attach_requests(claimed)
-        if not claimed:
-            return False
-        await self._execute(claimed[0])
-        return True
-
     async def drain(self) -> None:
         """Wait for in-flight executions (graceful shutdown)."""
         if self._tasks:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -49,42 +50,66 @@ def applied(row: WorkflowRequest, values: dict[str, Any]) -> WorkflowRequest:
     return row
 
 
+# Statements built once with bind parameters: building a statement and its cache key on every call cost more
+# Python than running it (py-spy), while a reused statement's cache key is memoised.
+_JOBS: Table = ExecutionJob.__table__  # type: ignore[assignment]
+_REQUESTS: Table = WorkflowRequest.__table__  # type: ignore[assignment]
+_WITH_CONFIG = select(WorkflowRequest, WorkflowConfigRevision.config).outerjoin(
+    WorkflowConfigRevision,
+    and_(
+        WorkflowConfigRevision.org_id == WorkflowRequest.org_id,
+        WorkflowConfigRevision.request_type == WorkflowRequest.request_type,
+        WorkflowConfigRevision.revision == WorkflowRequest.config_revision,
+    ),
+)
+_REQUEST_WITH_CONFIG = _WITH_CONFIG.where(
+    WorkflowRequest.org_id == bindparam("org"), WorkflowRequest.id == bindparam("id")
+)
+_REQUESTS_WITH_CONFIG = _WITH_CONFIG.where(
+    WorkflowRequest.org_id.in_(bindparam("orgs", expanding=True)),
+    WorkflowRequest.id.in_(bindparam("ids", expanding=True)),
+)
+_SET_DETAILS = (
+    update(_REQUESTS)
+    .where(
+        _REQUESTS.c.org_id == bindparam("org"),
+        _REQUESTS.c.id == bindparam("request"),
+        _REQUESTS.c.state == bindparam("in_state"),
+    )
+    .values(details=bindparam("new_details", type_=_REQUESTS.c.details.type))
+)
+
+
+@cache
+def _settle_statement(columns: tuple[str, ...]) -> Any:
+    """The job's outcome (`:set_<column>`), written only while `:owner` holds its lease."""
+    return (
+        update(_JOBS)
+        .where(_JOBS.c.id == bindparam("job"), _JOBS.c.status == "leased", _JOBS.c.lease_owner == bindparam("owner"))
+        .values({name: bindparam(f"set_{name}", type_=_JOBS.c[name].type) for name in columns})
+    )
+
+
 class JobsRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.s = session
 
     # --- the request with its configuration -----------------------------------------------------------------
-    @staticmethod
-    def _with_config() -> Any:
-        return select(WorkflowRequest, WorkflowConfigRevision.config).outerjoin(
-            WorkflowConfigRevision,
-            and_(
-                WorkflowConfigRevision.org_id == WorkflowRequest.org_id,
-                WorkflowConfigRevision.request_type == WorkflowRequest.request_type,
-                WorkflowConfigRevision.revision == WorkflowRequest.config_revision,
-            ),
-        )
-
     async def request_with_config(
         self, org_id: int, request_id: str
     ) -> tuple[WorkflowRequest | None, dict[str, Any] | None]:
         """The request and the stored config of its revision (None for revision 0, the defaults)."""
-        found = (
-            await self.s.execute(
-                self._with_config().where(WorkflowRequest.org_id == org_id, WorkflowRequest.id == request_id)
-            )
-        ).first()
+        found = (await self.s.execute(_REQUEST_WITH_CONFIG, {"org": org_id, "id": request_id})).first()
         return (found[0], found[1]) if found is not None else (None, None)
 
     async def attach_requests(self, jobs: Sequence[JobRun]) -> None:
         """Fill each claimed job's request and config in one SELECT (a worker's batch)."""
         if not jobs:
             return
-        stmt = self._with_config().where(
-            WorkflowRequest.org_id.in_({j.org_id for j in jobs}),
-            WorkflowRequest.id.in_([j.request_id for j in jobs]),
-        )
-        found = {(r.org_id, r.id): (r, config) for r, config in (await self.s.execute(stmt)).all()}
+        params = {"orgs": sorted({j.org_id for j in jobs}), "ids": [j.request_id for j in jobs]}
+        found = {
+            (r.org_id, r.id): (r, config) for r, config in (await self.s.execute(_REQUESTS_WITH_CONFIG, params)).all()
+        }
         for job in jobs:
             job.row, job.config = found.get((job.org_id, job.request_id), (None, None))
 
@@ -102,19 +127,13 @@ class JobsRepository:
 
     async def settle(self, job_id: int, owner: str, values: dict[str, Any]) -> bool:
         """Write the job's outcome only while `owner` still holds its lease; False when the lease was lost."""
-        result = await self.s.execute(
-            update(ExecutionJob)
-            .where(ExecutionJob.id == job_id, ExecutionJob.status == "leased", ExecutionJob.lease_owner == owner)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        params = {f"set_{name}": value for name, value in values.items()}
+        params.update(job=job_id, owner=owner)
+        result = await self.s.execute(_settle_statement(tuple(values)), params)
         return bool(result.rowcount)  # type: ignore[attr-defined]
 
     async def set_details(self, org_id: int, request_id: str, state: str, details: dict[str, Any]) -> None:
         """Replace the details of a request still in `state` (the retry schedule of an executing request)."""
         await self.s.execute(
-            update(WorkflowRequest)
-            .where(WorkflowRequest.org_id == org_id, WorkflowRequest.id == request_id, WorkflowRequest.state == state)
-            .values(details=details)
-            .execution_options(synchronize_session=False)
+            _SET_DETAILS, {"org": org_id, "request": request_id, "in_state": state, "new_details": details}
         )

@@ -9,9 +9,10 @@ from typing import Any
 from foureyes.core.context import AppContext
 from foureyes.core.errors import AppError, Forbidden, NotFound
 from foureyes.identity.principal import Principal
+from foureyes.workflows.listing import ListQuery
 from foureyes.workflows.models import STATES
 from foureyes.workflows.presenter import request_resource, timeline
-from foureyes.workflows.repository import ListQuery, WorkflowRepository
+from foureyes.workflows.repository import WorkflowRepository
 from foureyes.workflows.types import lookup
 
 READ_PERMISSIONS = ("CanMakeRequest", "CanCheckRequest", "CanConfigureWorkflows")

@@ -16,6 +16,7 @@ from foureyes.workflows.presenter import workflow_event
 from foureyes.workflows.repository import WorkflowRepository
 
 EVENTS: Table = RequestEvent.__table__  # type: ignore[assignment]  # the Core table: no unit of work
+_ADD_EVENTS = insert(EVENTS)  # built once: its cache key is then memoised, not rebuilt on every state change
 
 
 async def config_for(repo: WorkflowRepository, row: WorkflowRequest, own_base_url: str) -> dict[str, Any]:
@@ -48,7 +49,7 @@ async def notes(repo: WorkflowRepository, row: WorkflowRequest, entries: list[tu
         {"org_id": row.org_id, "request_id": row.id, "at": when, "kind": kind, "actor": actor, "data": data}
         for when, (kind, actor, data) in zip(at, entries, strict=True)
     ]
-    await repo.s.execute(insert(EVENTS), rows)
+    await repo.s.execute(_ADD_EVENTS, rows)
     for when, (kind, actor, data) in zip(at, entries, strict=True):
         await record(
             repo.s,

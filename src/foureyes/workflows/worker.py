@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -14,7 +15,7 @@ from foureyes.core.errors import Unavailable
 from foureyes.core.logging import get_logger
 from foureyes.workflows.executor import Executor, executor_for
 from foureyes.workflows.jobs_repository import applied
-from foureyes.workflows.models import EXPIRED, PENDING, ExecutionJob
+from foureyes.workflows.models import EXPIRED, PENDING, ExecutionJob, WorkflowRequest
 from foureyes.workflows.notify import announce_job, idle, listen_loop, wake_event
 from foureyes.workflows.repository import WorkflowRepository
 from foureyes.workflows.transitions import announce, config_for, note
@@ -93,12 +94,21 @@ async def release_leases(ctx: AppContext, owner: str) -> int:
     return count
 
 
+def in_lock_order(rows: Iterable[WorkflowRequest]) -> list[WorkflowRequest]:
+    """Rows by ascending org id (then id): the order in which one transaction may lock several orgs' audit heads.
+
+    Two PostgreSQL transactions that each lock heads of orgs 1 and 2, in opposite orders, deadlock; taking them
+    in one global order (ascending org id) makes that impossible.
+    """
+    return sorted(rows, key=lambda row: (row.org_id, row.id))
+
+
 async def expire_pending(ctx: AppContext) -> int:
     """Move AdminTask requests past their pendingTtlHours to `expired` (one pass)."""
     count = 0
     async with ctx.db.write() as s:
         repo = WorkflowRepository(s)
-        for row in await repo.expire_pending(utcnow()):
+        for row in in_lock_order(await repo.expire_pending(utcnow())):
             await lock_chain(s, row.org_id)  # the org's audit head first, as in every writing transaction
             values: dict[str, Any] = {"state": EXPIRED, "end_time": utcnow()}
             if not await repo.transition(row.org_id, row.id, from_state=PENDING, version=row.version, values=values):

@@ -22,6 +22,7 @@ from foureyes.core.context import AppContext
 from foureyes.core.dialect import day_number_sql
 from foureyes.core.ids import uuid7
 from foureyes.workflows.counts import bucket_of, recount
+from foureyes.workflows.listing import conditions, params_of, shape_of
 from foureyes.workflows.models import RequestBucket, WorkflowRequest
 from foureyes.workflows.repository import ListQuery, WorkflowRepository
 from tests.factories import CONCEPT, STORE, TILL, ZONE, Tenant, make_tenant
@@ -100,16 +101,18 @@ async def _buckets(ctx: AppContext) -> tuple[dict[tuple[int, str, int], int], di
 
 async def _plain(ctx: AppContext, q: ListQuery) -> tuple[list[str], int]:
     """The reference: the same filters with a plain OFFSET and COUNT(*)."""
-    where = WorkflowRepository._conditions(q)
+    shape = shape_of(q)
+    where, params = conditions(shape), params_of(q, shape)
     column = WorkflowRequest.start_time if q.sort_by == "startDate" else WorkflowRequest.end_time
     order = [column.desc(), WorkflowRequest.id.desc()] if q.descending else [column.asc(), WorkflowRequest.id.asc()]
     async with ctx.db.read() as s:
         ids = (
             await s.scalars(
-                select(WorkflowRequest.id).where(*where).order_by(*order).offset(q.page * q.limit).limit(q.limit)
+                select(WorkflowRequest.id).where(*where).order_by(*order).offset(q.page * q.limit).limit(q.limit),
+                params,
             )
         ).all()
-        total = await s.scalar(select(func.count()).select_from(WorkflowRequest).where(*where))
+        total = await s.scalar(select(func.count()).select_from(WorkflowRequest).where(*where), params)
     return list(ids), int(total or 0)
 
 

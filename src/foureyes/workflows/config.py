@@ -7,6 +7,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from foureyes.core.security import SecretBox
+from foureyes.webhooks.urls import check_webhook_url
 from foureyes.workflows.hosts import HostError, normalise_base_url
 
 MASK = "****"
@@ -29,9 +30,8 @@ class Webhook(BaseModel):
     @field_validator("url")
     @classmethod
     def _url(cls, value: str) -> str:
-        if not value.startswith(("http://", "https://")) or "@" in value.split("/", 3)[2]:
-            raise ValueError("webhook url must be http(s) without credentials")
-        return value
+        # The same rules as org webhook subscriptions; the delivery loop checks again at send time.
+        return check_webhook_url(value)
 
 
 class WorkflowConfig(BaseModel):

@@ -98,6 +98,11 @@ async def test_defaults_revisions_and_history(
         {"allowedHosts": ["https://x.example.com/path"]},
         {"autoApproveRules": [{"path": "body.points", "op": "~", "value": 1}]},
         {"webhooks": [{"url": "ftp://x"}]},
+        # Refused by the same check as org webhook subscriptions (webhooks/urls.py), not only by scheme:
+        {"webhooks": [{"url": "https://hooks.example.com/x y"}]},
+        {"webhooks": [{"url": "https:///no-host"}]},
+        {"webhooks": [{"url": "https://hooks.example.com:0/x"}]},
+        {"webhooks": [{"url": "https://hooks.example.com/x#frag"}]},
         {"pendingTtlHours": -1},
         {"surprise": True},
         {"hostRoutes": {"https://x.example.com": "not a url"}},

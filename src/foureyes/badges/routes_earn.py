@@ -61,7 +61,8 @@ async def revoke_earn(
     return envelope(await RevokeService(ctx).revoke_earn(caller, body, identifier=identifier))
 
 
-@router.api_route("/import/customerBadges", methods=["PUT", "POST"])
+@router.put("/import/customerBadges", operation_id="import_customer_badges_put")
+@router.post("/import/customerBadges", operation_id="import_customer_badges_post")
 async def import_customer_badges(ctx: Ctx, caller: ApiCaller, body: Any = Body(None)) -> list[dict[str, Any]]:
     """Import historical earned badges (one envelope per row)."""
     require(caller, WRITE)

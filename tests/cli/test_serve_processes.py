@@ -13,7 +13,7 @@ from foureyes.core.context import AppContext
 from foureyes.core.settings import Settings
 from foureyes.tenants.apply import apply_tenant_file
 from tests.integration.tenants.helpers import small
-from tests.integration.tenants.proc import FOUREYES, command_env, free_port, stop, wait_until
+from tests.integration.tenants.proc import FOUREYES, command_env, free_port, ready, stop, wait_until
 
 
 def _children(pid: int) -> list[int]:
@@ -27,13 +27,6 @@ def _alive(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
     except FileNotFoundError:
-        return False
-
-
-def _ready(base: str) -> bool:
-    try:
-        return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
-    except httpx.HTTPError:
         return False
 
 
@@ -57,7 +50,7 @@ async def test_two_processes_share_the_port_and_stop_on_sigterm(
             [*FOUREYES, "serve", "--port", str(port), "--processes", "2"], env=env, stdout=out, stderr=out
         )
         try:
-            wait_until(lambda: _ready(base) and len(_children(proc.pid)) >= 2, proc, "two processes did not start")
+            wait_until(lambda: ready(base) and len(_children(proc.pid)) >= 2, proc, "two processes did not start")
             children = _children(proc.pid)
             assert all(_alive(pid) for pid in children), log.read_text()[-2000:]
             assert set(await _many_reads(base, 40)) == {200}, log.read_text()[-2000:]

@@ -99,19 +99,10 @@ def libpq_url(sqlalchemy_url: str) -> str:
     return make_url(sqlalchemy_url).set(drivername="postgresql").render_as_string(hide_password=False)
 
 
-async def upsert_increment(session: AsyncSession, table: Any, keys: dict[str, Any], column: str, delta: int) -> None:
-    """INSERT keys with `column` = delta, or add delta to the existing row: one statement on either store."""
-    dialect: Any = postgresql if is_postgres(session) else sqlite
-    stmt = dialect.insert(table).values(**keys, **{column: delta})
-    stmt = stmt.on_conflict_do_update(
-        index_elements=list(keys), set_={column: getattr(table.c, column) + stmt.excluded[column]}
-    )
-    await session.execute(stmt)
-
-
 @cache
 def upsert_increment_statement(table: Any, dialect: str, keys: tuple[str, ...], column: str) -> Any:
-    """`upsert_increment`'s statement for `dialect` (a name), built once per (table, dialect, keys, column).
+    """INSERT keys with `column` = delta, or add delta to the existing row: built once per (table, dialect (a
+    name), keys, column).
 
     Its bind parameters are named after the columns (`keys` and `column`, which takes the delta). Building an
     INSERT … ON CONFLICT and its cache key costs more Python than running it; a reused statement skips both.
@@ -122,10 +113,8 @@ def upsert_increment_statement(table: Any, dialect: str, keys: tuple[str, ...], 
     return stmt.on_conflict_do_update(index_elements=list(keys), set_={column: table.c[column] + stmt.excluded[column]})
 
 
-async def upsert_increment_cached(
-    session: AsyncSession, table: Any, keys: dict[str, Any], column: str, delta: int
-) -> None:
-    """`upsert_increment` with its statement built once per shape (`upsert_increment_statement`)."""
+async def upsert_increment(session: AsyncSession, table: Any, keys: dict[str, Any], column: str, delta: int) -> None:
+    """INSERT keys with `column` = delta, or add delta to the existing row: one statement on either store."""
     stmt = upsert_increment_statement(table, dialect_name(session), tuple(keys), column)
     await session.execute(stmt, {**keys, column: delta})
 

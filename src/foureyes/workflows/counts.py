@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Select, Table, bindparam, case, delete, fu
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.audit.service import lock_chain
-from foureyes.core.dialect import day_number_sql, upsert_increment_cached
+from foureyes.core.dialect import day_number_sql, upsert_increment
 from foureyes.workflows.models import RequestBucket
 
 _EPOCH = datetime(1970, 1, 1)
@@ -72,7 +72,7 @@ _MOVE_OUT = (
 async def count_added(session: AsyncSession, org_id: int, state: str, start_time: datetime) -> None:
     await _serialise_org(session, org_id)
     keys = {"org_id": org_id, "state": state, "bucket": bucket_of(start_time)}
-    await upsert_increment_cached(session, _BUCKETS, keys, "n", 1)
+    await upsert_increment(session, _BUCKETS, keys, "n", 1)
 
 
 async def count_moved(session: AsyncSession, org_id: int, from_state: str, to_state: str, start_time: datetime) -> None:

@@ -61,7 +61,7 @@ def serving(env: dict[str, str], port: int, *extra: str, log: Path) -> Iterator[
         proc = subprocess.Popen([*FOUREYES, "serve", "--port", str(port), *extra], env=env, stdout=out, stderr=out)
         base = f"http://127.0.0.1:{port}"
         try:
-            wait_until(lambda: _ready(base), proc, "serve did not answer /readyz")
+            wait_until(lambda: ready(base), proc, "serve did not answer /readyz")
             yield base
         finally:
             code = stop(proc)
@@ -70,7 +70,8 @@ def serving(env: dict[str, str], port: int, *extra: str, log: Path) -> Iterator[
     assert "Application shutdown complete" in text and "Finished server process" in text, text[-2000:]
 
 
-def _ready(base: str) -> bool:
+def ready(base: str) -> bool:
+    """Whether the server at `base` answers /readyz with 200."""
     try:
         return httpx.get(f"{base}/readyz", timeout=1).status_code == 200
     except httpx.HTTPError:

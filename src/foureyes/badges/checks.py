@@ -7,8 +7,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from foureyes.badges import limits, times
+from foureyes.badges.earn_queries import CountKey
 from foureyes.badges.models import BadgeMeta
-from foureyes.badges.repository import BadgeRepository, CountKey
+from foureyes.badges.repository import BadgeRepository
 from foureyes.badges.rules import as_int, bad, fail, owner_type, reject_nul
 from foureyes.badges.rules import status_of as status_of_dates
 from foureyes.core.errors import AppError

@@ -35,8 +35,9 @@ from foureyes.audit.service import record
 from foureyes.badges import checks, times
 from foureyes.badges.checks import Trigger
 from foureyes.badges.common import who
+from foureyes.badges.earn_queries import CountKey, Facts
 from foureyes.badges.models import BadgeIssue, BadgeMeta
-from foureyes.badges.repository import BadgeRepository, CountKey, Facts
+from foureyes.badges.repository import BadgeRepository
 from foureyes.badges.rules import bad, customer_status, fail, not_found, reject_nul
 from foureyes.badges.schemas import expiry_at
 from foureyes.core.context import AppContext

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy.dialects import postgresql, sqlite
 
 from foureyes.audit.service import _head_statement
-from foureyes.badges.repository import _facts_statement, _meta_statement
+from foureyes.badges.earn_queries import _facts_statement
+from foureyes.badges.repository import _meta_statement
 from foureyes.core.dialect import locked_on
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from foureyes.audit.service import record
 from foureyes.badges import checks, times
 from foureyes.badges.common import who
-from foureyes.badges.earn_service import MAX_BULK, id_list
+from foureyes.badges.earn_steps import MAX_BULK, id_list
 from foureyes.badges.models import BadgeEarn, BadgeMeta
 from foureyes.badges.repository import BadgeRepository
 from foureyes.badges.rules import bad, fail, item, not_found, reject_nul

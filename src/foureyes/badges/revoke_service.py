@@ -9,10 +9,10 @@ from typing import Any
 from foureyes.audit.service import record
 from foureyes.badges import checks, times
 from foureyes.badges.common import who
-from foureyes.badges.earn_steps import MAX_BULK, id_list
-from foureyes.badges.models import BadgeEarn, BadgeMeta
+from foureyes.badges.earn_steps import MAX_BULK, badge_of, id_list
+from foureyes.badges.models import BadgeEarn
 from foureyes.badges.repository import BadgeRepository
-from foureyes.badges.rules import bad, fail, item, not_found, reject_nul
+from foureyes.badges.rules import bad, fail, item, reject_nul
 from foureyes.core.context import AppContext
 from foureyes.core.errors import AppError
 from foureyes.core.ids import object_id
@@ -22,14 +22,6 @@ from foureyes.identity.principal import Principal
 class RevokeService:
     def __init__(self, ctx: AppContext) -> None:
         self.ctx = ctx
-
-    async def _meta(self, repo: BadgeRepository, body: dict[str, Any]) -> BadgeMeta:
-        if body.get("badgeMetaId") in (None, ""):
-            raise bad("badgeMetaId is required", "badgeMetaId")
-        meta = await repo.meta(body["badgeMetaId"], lock=True)
-        if meta is None:
-            raise not_found(reference="badgeMetaId")
-        return meta
 
     async def revoke_issue(self, caller: Principal | int, body: Any) -> dict[str, Any]:
         """Revoke enrolments: every active one of `customers`, or exactly `revokeIssuals` (which wins)."""
@@ -52,7 +44,7 @@ class RevokeService:
         now = self.ctx.clock.now()
         async with self.ctx.db.write() as s:
             repo = BadgeRepository(s, org)
-            meta = await self._meta(repo, body)
+            meta = await badge_of(repo, body, lock=True)
             out: list[dict[str, Any]] = []
             for raw_cid, issue_id in pairs:
                 try:
@@ -92,7 +84,7 @@ class RevokeService:
             raise fail(812, "customerId")
         async with self.ctx.db.write() as s:
             repo = BadgeRepository(s, org)
-            meta = await self._meta(repo, body)
+            meta = await badge_of(repo, body, lock=True)
             cid = await checks.customer(s, org, body["customerId"], identifier, "customerId")
             earn = await repo.earn(body.get("earnedBadgeId"))
             if earn is None or not earn.active or earn.badge_id != meta.id or earn.customer_id != cid:

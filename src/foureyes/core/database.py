@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from foureyes.core.errors import Unavailable, UnstorableText
 from foureyes.core.settings import Settings
-from foureyes.core.sqlite_driver import one_hop_url
+from foureyes.core.sqlite_driver import driver_url
 
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
@@ -31,7 +31,7 @@ SQLITE_PRAGMAS = (
 
 def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, echo: bool) -> AsyncEngine:
     engine = create_async_engine(
-        one_hop_url(url),  # one worker-thread hop per statement instead of four (see sqlite_driver.py)
+        driver_url(url),  # statements on the loop thread, lock waits on the worker (see sqlite_driver.py)
         echo=echo,
         pool_size=pool_size,
         max_overflow=0,
@@ -43,6 +43,8 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, echo: bool) -> 
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event own transaction starts (the driver's implicit BEGIN is deferred).
         dbapi_conn.isolation_level = None
+        # A write commit may run a WAL checkpoint (disk writes and a sync): off the event loop (sqlite_driver.py).
+        dbapi_conn.commit_in_thread = immediate
         cursor = dbapi_conn.cursor()
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)

@@ -1,11 +1,24 @@
-"""aiosqlite with one thread hop per statement.
+"""aiosqlite, with statements run on the event loop's own thread and only waits for locks sent to its worker.
 
-SQLAlchemy's aiosqlite adapter makes four round trips to the connection's worker thread for every statement
-(open a cursor, execute, fetch all rows, close the cursor). Each hop queues work for that thread and waits for
-the event loop to be woken, and on a busy 2-core machine the handoffs, not SQLite, were most of the time of a
-request (py-spy and cProfile: `SimpleQueue.put_nowait` and `epoll.poll` around `aiosqlite.Connection._execute`;
-see docs/performance.md). This adapter runs the whole statement — cursor, execute, fetch, close — in one call
-on the worker thread. Everything else (connections, transactions, errors, the pool) is the stock dialect.
+SQLAlchemy's aiosqlite adapter sends every call to the connection's worker thread: four round trips per statement
+(open a cursor, execute, fetch all rows, close the cursor), plus BEGIN, COMMIT and the pool's reset ROLLBACK. Each
+hop queues work for that thread and waits for the event loop to be woken: ~0.1-0.2 ms of CPU against ~5 us for a
+point query on SQLite itself, so on a busy 2-core machine the handoffs, not SQLite, were most of a request's time
+(py-spy and cProfile, docs/performance.md).
+
+This adapter runs a statement — cursor, execute, fetch, close — directly on the calling thread. What can wait goes
+to the worker thread, so the event loop never sleeps in SQLite's busy handler or in the disk:
+
+- `BEGIN IMMEDIATE`: waits (up to busy_timeout) while another process holds the write lock;
+- `PRAGMA`s (run when a connection opens; switching to WAL takes a lock);
+- `executemany` (bulk imports);
+- COMMIT on connections marked `commit_in_thread` (the write engine's): a commit may run an automatic WAL
+  checkpoint, which writes and syncs the database file.
+
+Everything else cannot wait for a lock: in WAL mode readers never block and never block the writer, and a write
+statement runs inside a transaction that already holds the write lock. ROLLBACK only drops the WAL frames.
+Connections are opened with `check_same_thread=False`; calls on one connection never overlap (one statement at a
+time under the adapter's mutex, transactions driven in order by SQLAlchemy).
 
 Use the URL scheme `sqlite+foureyes_aiosqlite://` (registered on import; `Database` does this itself).
 """
@@ -27,8 +40,14 @@ from sqlalchemy.util.concurrency import await_
 DRIVER = "foureyes_aiosqlite"
 
 
+def may_wait(operation: str) -> bool:
+    """Whether a statement can wait for a lock or the disk, and so must not run on the event loop's thread."""
+    head = operation.lstrip()[:16].upper()
+    return head.startswith(("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE", "PRAGMA"))
+
+
 def _run(conn: Any, operation: Any, parameters: Any, many: bool) -> tuple[Any, list[Any], int, int | None]:
-    """On the worker thread: the statement from cursor to close, returning what the caller will read."""
+    """The statement from cursor to close, returning what the caller will read."""
     cursor = conn.cursor()
     try:
         if many:
@@ -44,8 +63,8 @@ def _run(conn: Any, operation: Any, parameters: Any, many: bool) -> tuple[Any, l
         cursor.close()
 
 
-class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
-    """A buffered cursor whose statement runs in one worker-thread call; results are kept in memory."""
+class InlineCursor(AsyncAdapt_aiosqlite_cursor):
+    """A buffered cursor whose statement runs in one call (the module docstring says on which thread)."""
 
     __slots__ = ("_description", "_rowcount", "_lastrowid")
 
@@ -82,9 +101,12 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
     async def _call(self, operation: Any, parameters: Any, many: bool) -> None:
         async with self._adapt_connection._execute_mutex:
             conn = self._connection._conn  # raises ValueError once closed, like any aiosqlite call
-            description, rows, rowcount, lastrowid = await self._connection._execute(
-                _run, conn, operation, parameters, many
-            )
+            if many or may_wait(operation):
+                description, rows, rowcount, lastrowid = await self._connection._execute(
+                    _run, conn, operation, parameters, many
+                )
+            else:
+                description, rows, rowcount, lastrowid = _run(conn, operation, parameters, many)
         self._description, self._rowcount, self._lastrowid = description, rowcount, lastrowid
         self._rows = collections.deque(rows)
 
@@ -101,30 +123,51 @@ class OneHopCursor(AsyncAdapt_aiosqlite_cursor):
         self._rows.clear()
 
 
-class OneHopConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ()
-    _cursor_cls = OneHopCursor
+class InlineConnection(AsyncAdapt_aiosqlite_connection):
+    __slots__ = ("commit_in_thread",)
+    _cursor_cls = InlineCursor
+
+    def __init__(self, dbapi: Any, connection: Any) -> None:
+        super().__init__(dbapi, connection)
+        self.commit_in_thread = False
+
+    def rollback(self) -> None:
+        if self._connection._connection:
+            try:
+                self._connection._conn.rollback()
+            except Exception as error:
+                self._handle_exception(error)
+
+    def commit(self) -> None:
+        if self.commit_in_thread:
+            super().commit()
+        elif self._connection._connection:
+            try:
+                self._connection._conn.commit()
+            except Exception as error:
+                self._handle_exception(error)
 
 
-class OneHopDBAPI(AsyncAdapt_aiosqlite_dbapi):
-    def connect(self, *arg: Any, **kw: Any) -> OneHopConnection:
-        connection = self.aiosqlite.connect(*arg, **kw)
+class InlineDBAPI(AsyncAdapt_aiosqlite_dbapi):
+    def connect(self, *arg: Any, **kw: Any) -> InlineConnection:
+        # The connection is used from the event loop's thread as well as aiosqlite's (module docstring).
+        connection = self.aiosqlite.connect(*arg, **(kw | {"check_same_thread": False}))
         connection._thread.daemon = True
-        return OneHopConnection(self, await_(connection))
+        return InlineConnection(self, await_(connection))
 
 
-class OneHopSQLiteDialect(SQLiteDialect_aiosqlite):
+class InlineSQLiteDialect(SQLiteDialect_aiosqlite):
     driver = DRIVER
     supports_statement_cache = True
 
     @classmethod
-    def import_dbapi(cls) -> OneHopDBAPI:
-        return OneHopDBAPI(__import__("aiosqlite"), __import__("sqlite3"))
+    def import_dbapi(cls) -> InlineDBAPI:
+        return InlineDBAPI(__import__("aiosqlite"), __import__("sqlite3"))
 
 
-registry.register(f"sqlite.{DRIVER}", __name__, "OneHopSQLiteDialect")
+registry.register(f"sqlite.{DRIVER}", __name__, "InlineSQLiteDialect")
 
 
-def one_hop_url(url: str) -> str:
+def driver_url(url: str) -> str:
     """The same database through this driver (`sqlite+aiosqlite://…` → `sqlite+foureyes_aiosqlite://…`)."""
     return url.replace("sqlite+aiosqlite://", f"sqlite+{DRIVER}://", 1)

@@ -1,0 +1,106 @@
+"""The SQLite driver: statements on the event loop's thread, lock waits and write commits on the worker thread."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import event, text
+
+from foureyes.core.database import Database
+from tests.conftest import base_settings
+
+
+class Trace:
+    """Every statement SQLite runs on the engines' connections, with the thread that ran it."""
+
+    def __init__(self, db: Database) -> None:
+        self.seen: list[tuple[int, str]] = []
+        for engine in (db.write_engine, db.read_engine):
+            event.listen(engine.sync_engine, "connect", self._on_connect)
+
+    def _on_connect(self, dbapi_conn: Any, _record: Any) -> None:
+        raw: sqlite3.Connection = dbapi_conn._connection._conn
+        raw.set_trace_callback(lambda sql: self.seen.append((threading.get_ident(), sql.strip())))
+
+    def threads(self, prefix: str) -> set[int]:
+        return {thread for thread, sql in self.seen if sql.upper().startswith(prefix)}
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> Any:
+    database = Database(base_settings(tmp_path, None))
+    yield database
+    await database.dispose()
+
+
+async def test_statements_run_on_the_loop_thread_and_write_begin_and_commit_on_the_worker(db: Database) -> None:
+    trace = Trace(db)
+    async with db.write() as s:
+        await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
+    async with db.write() as s:
+        await s.execute(text("INSERT INTO t (name) VALUES ('a')"))
+    async with db.read() as s:
+        assert (await s.execute(text("SELECT name FROM t"))).scalar_one() == "a"
+        await s.execute(text("PRAGMA user_version"))
+    loop_thread = threading.get_ident()
+
+    assert trace.threads("INSERT") == {loop_thread}
+    assert trace.threads("SELECT") == {loop_thread}
+    assert trace.threads("CREATE") == {loop_thread}
+    # What may wait — for another process's write lock, or for a checkpoint's disk writes — is not on the loop.
+    assert trace.threads("BEGIN IMMEDIATE") and loop_thread not in trace.threads("BEGIN IMMEDIATE")
+    assert trace.threads("PRAGMA") and loop_thread not in trace.threads("PRAGMA")
+    write_commits = {t for t, sql in trace.seen if sql.upper() == "COMMIT"} - {loop_thread}
+    assert write_commits, trace.seen
+    # A read transaction's own BEGIN (deferred: it takes no lock) stays on the loop.
+    assert loop_thread in {t for t, sql in trace.seen if sql.upper() == "BEGIN"}
+
+
+async def test_the_loop_keeps_running_while_a_writer_waits_for_another_process_lock(db: Database) -> None:
+    async with db.write() as s:
+        await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+    # Another process's writer, as `foureyes worker` or a second server process would hold it.
+    other = sqlite3.connect(db.url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    async def write() -> None:
+        async with db.write() as s:
+            await s.execute(text("INSERT INTO t (id) VALUES (1)"))
+
+    ticking = asyncio.create_task(ticker())
+    writing = asyncio.create_task(write())
+    await asyncio.sleep(0.5)
+    ticks_while_waiting = ticks
+    assert not writing.done()
+    other.execute("COMMIT")
+    other.close()
+    await asyncio.wait_for(writing, 10)
+    ticking.cancel()
+    assert ticks_while_waiting >= 20  # the loop ran ~50 times in 0.5 s; a blocked loop would tick once
+    async with db.read() as s:
+        assert (await s.execute(text("SELECT COUNT(*) FROM t"))).scalar_one() == 1
+
+
+async def test_a_failed_statement_rolls_back_and_the_connection_stays_usable(db: Database) -> None:
+    async with db.write() as s:
+        await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+    with pytest.raises(Exception, match="UNIQUE"):
+        async with db.write() as s:
+            await s.execute(text("INSERT INTO t (id) VALUES (1)"))
+            await s.execute(text("INSERT INTO t (id) VALUES (1)"))
+    async with db.write() as s:
+        await s.execute(text("INSERT INTO t (id) VALUES (2)"))
+    async with db.read() as s:
+        assert (await s.execute(text("SELECT id FROM t"))).scalars().all() == [2]

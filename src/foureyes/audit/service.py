@@ -14,8 +14,9 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, bindparam, select
+from sqlalchemy import Select, Table, bindparam, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from foureyes.audit.models import AuditEvent, AuditHead
 from foureyes.core.clock import utcnow
@@ -51,33 +52,49 @@ def event_hash(
 
 
 _LOCKED_HEADS = "foureyes.audit.locked_heads"
+_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]  # Core tables: appends need no unit of work
+_HEADS: Table = AuditHead.__table__  # type: ignore[assignment]
+_APPEND = insert(_EVENTS)
+_MOVE_TIP = (
+    update(_HEADS).where(_HEADS.c.org_id == bindparam("org")).values(seq=bindparam("seq"), hash=bindparam("tip"))
+)
+
+
+@dataclass
+class ChainHead:
+    """An org's chain tip as this transaction holds it (row-locked); `moved` once an event was appended."""
+
+    org_id: int
+    seq: int
+    hash: str
+    moved: bool = False
 
 
 @cache
 def _head_statement(dialect: str) -> Select[Any]:
-    """The org's (`:org`) chain head, row-locked as `dialect` locks: built once per dialect, not per call."""
-    return locked_on(select(AuditHead).where(AuditHead.org_id == bindparam("org")), dialect)
+    """The org's (`:org`) chain tip, row-locked as `dialect` locks: built once per dialect, not per call."""
+    return locked_on(select(_HEADS.c.seq, _HEADS.c.hash).where(_HEADS.c.org_id == bindparam("org")), dialect)
 
 
-async def lock_chain(session: AsyncSession, org_id: int) -> AuditHead:
+async def lock_chain(session: AsyncSession, org_id: int) -> ChainHead:
     """The org's chain head, row-locked for the rest of this transaction; read once per transaction.
 
     Every writer of an org takes this lock before anything else it counts or chains (workflows/counts.py), so
     writers queue in one order and never deadlock. The head is remembered in `session.info` (one session is one
     transaction, core/database.py) so a transaction that records several events, or counts and then records,
-    reads and locks it once, and the ORM writes its new tip once at flush.
+    reads and locks it once, and writes its new tip once, just before it commits (`_write_tips`).
     """
-    heads: dict[int, AuditHead] = session.info.setdefault(_LOCKED_HEADS, {})
+    heads: dict[int, ChainHead] = session.info.setdefault(_LOCKED_HEADS, {})
     head = heads.get(org_id)
     if head is not None:
         return head
     locked, params = _head_statement(dialect_name(session)), {"org": org_id}
-    head = (await session.scalars(locked, params)).one_or_none()
-    if head is None:
+    found = (await session.execute(locked, params)).one_or_none()
+    if found is None:
         # The org's first event starts its chain; a concurrent first writer may insert it first (no conflict).
-        await insert_ignore(session, AuditHead.__table__, {"org_id": org_id, "seq": 0, "hash": GENESIS}, ["org_id"])
-        head = (await session.scalars(locked, params)).one()
-    heads[org_id] = head
+        await insert_ignore(session, _HEADS, {"org_id": org_id, "seq": 0, "hash": GENESIS}, ["org_id"])
+        found = (await session.execute(locked, params)).one()
+    head = heads[org_id] = ChainHead(org_id, found.seq, found.hash)
     return head
 
 
@@ -91,29 +108,42 @@ async def record(
     subject_id: str,
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
-) -> AuditEvent:
-    """Append one event to the org's chain inside the caller's transaction (written at its next flush)."""
+) -> None:
+    """Append one event to the org's chain inside the caller's transaction (one Core INSERT, no flush)."""
     head = await lock_chain(session, org_id)
     payload = json.loads(json.dumps(data or {}, default=str))
     when = at or utcnow()
     seq = head.seq + 1
     digest = event_hash(head.hash, seq, when, actor, action, subject_type, subject_id, payload)
-    event = AuditEvent(
-        org_id=org_id,
-        seq=seq,
-        at=when,
-        actor=actor,
-        action=action,
-        subject_type=subject_type,
-        subject_id=subject_id,
-        data=payload,
-        prev_hash=head.hash,
-        hash=digest,
-    )
-    session.add(event)
-    head.seq = seq
-    head.hash = digest
-    return event
+    event = {
+        "org_id": org_id,
+        "seq": seq,
+        "at": when,
+        "actor": actor,
+        "action": action,
+        "subject_type": subject_type,
+        "subject_id": subject_id,
+        "data": payload,
+        "prev_hash": head.hash,
+        "hash": digest,
+    }
+    await session.execute(_APPEND, event)
+    head.seq, head.hash, head.moved = seq, digest, True
+
+
+@event.listens_for(Session, "before_commit")
+def _write_tips(session: Session) -> None:
+    """Each org's new chain tip, once per transaction, however many events it appended (see lock_chain)."""
+    heads: dict[int, ChainHead] = session.info.pop(_LOCKED_HEADS, {})
+    for head in heads.values():
+        if head.moved:
+            session.execute(_MOVE_TIP, {"org": head.org_id, "seq": head.seq, "tip": head.hash})
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_tips(session: Session) -> None:
+    """A rolled-back transaction's tips never happened; the lock is gone with it."""
+    session.info.pop(_LOCKED_HEADS, None)
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import MetaData
 from sqlalchemy.orm import DeclarativeBase
 
@@ -16,3 +18,13 @@ NAMING = {
 
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING)
+
+
+def column_values(row: Base) -> dict[str, Any]:
+    """A mapped object's column values by column name, for a Core INSERT that skips the unit of work.
+
+    Attributes never set are left out, so the column's default applies as it would at an ORM flush.
+    """
+    table = row.__table__
+    state = row.__dict__
+    return {column.name: state[column.key] for column in table.columns if column.key in state}

@@ -7,9 +7,10 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Table, bindparam, select, update
+from sqlalchemy import Integer, Table, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from foureyes.core.models import column_values
 from foureyes.workflows.counts import count_added, count_moved, counted_total, seek
 from foureyes.workflows.listing import ListQuery, Shape, count_statement, page_statement, params_of, shape_of
 from foureyes.workflows.models import ExecutionJob, RequestEvent, WorkflowConfigRevision, WorkflowRequest
@@ -17,6 +18,9 @@ from foureyes.workflows.models import ExecutionJob, RequestEvent, WorkflowConfig
 # Statements built once with bind parameters (`:org` names the org in each): building a statement and its cache
 # key on every call cost more Python than running it; a reused statement's cache key is memoised.
 _REQUESTS: Table = WorkflowRequest.__table__  # type: ignore[assignment]
+_JOBS: Table = ExecutionJob.__table__  # type: ignore[assignment]
+_ADD_REQUEST = insert(_REQUESTS)
+_ADD_JOB = insert(_JOBS).returning(_JOBS.c.id)
 _GET = select(WorkflowRequest).where(WorkflowRequest.org_id == bindparam("org"), WorkflowRequest.id == bindparam("id"))
 _EVENTS = (
     select(RequestEvent)
@@ -65,12 +69,20 @@ class WorkflowRepository:
         self.s.add(row)
 
     async def add_request(self, row: WorkflowRequest) -> None:
-        """A new request, counted in its org's per-(state, day) counters (counts.py) in the same transaction."""
-        self.s.add(row)
+        """A new request, counted in its org's per-(state, day) counters (counts.py) in the same transaction.
+
+        A Core INSERT of the object's values: nothing is read back, so the unit of work (its flush, its
+        bookkeeping at commit) is not needed. `row` stays a plain object the caller presents.
+        """
+        await self.s.execute(_ADD_REQUEST, column_values(row))
         await count_added(self.s, row.org_id, row.state, row.start_time)
 
     async def flush(self) -> None:
         await self.s.flush()
+
+    async def add_job(self, job: ExecutionJob) -> None:
+        """A request's execution job, its id read back into `job` (a Core INSERT, like add_request)."""
+        job.id = (await self.s.execute(_ADD_JOB, column_values(job))).scalar_one()
 
     async def get(self, org_id: int, request_id: str) -> WorkflowRequest | None:
         return await self.s.scalar(_GET, {"org": org_id, "id": request_id})

@@ -113,7 +113,6 @@ class WorkflowService:
             await lock_chain(s, maker.org_id)  # the org's audit head first, as in every writing transaction
             repo = WorkflowRepository(s)
             await repo.add_request(row)
-            await repo.flush()
             await note(
                 repo,
                 row,
@@ -278,8 +277,7 @@ class WorkflowService:
         run_here = self.ctx.settings.decision_wait_seconds > 0
         if run_here:
             executor_for(self.ctx).lease_new(job)
-        repo.add(job)
-        await repo.flush()
+        await repo.add_job(job)
         if not run_here:
             await announce_job(repo.s)  # wakes idle workers when this transaction commits
             return None

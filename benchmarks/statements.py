@@ -4,7 +4,8 @@
 
 Statement counts do not depend on the machine's load, unlike timings, so they are the steady figure to quote
 for a change that removes round trips. Each endpoint is called `n` times after a warm-up; the table gives
-statements per call, the SQL time per call and the wall time per call.
+statements per call, the SQL time, the wall time and the CPU time (the whole process: server and its in-process
+client) per call.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ class Meter:
         self.sql_seconds += time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
 
 
-async def measure(store: Store, n: int) -> list[tuple[str, float, float, float]]:
+async def measure(store: Store, n: int) -> list[tuple[str, float, float, float, float]]:
     from foureyes.app import create_app
     from foureyes.core.context import AppContext
 
@@ -111,13 +112,13 @@ async def measure(store: Store, n: int) -> list[tuple[str, float, float, float]]
         created.clear()
         for name, call in calls:
             meter.count, meter.sql_seconds = 0, 0.0
-            t0 = time.perf_counter()
+            t0, cpu0 = time.perf_counter(), time.process_time()
             for i in range(n):
                 r = await call(i)
                 if r.status_code != 200:
                     raise RuntimeError(f"{name}: {r.status_code} {r.text[:300]}")
-            wall = time.perf_counter() - t0
-            out.append((name, meter.count / n, 1000 * meter.sql_seconds / n, 1000 * wall / n))
+            wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            out.append((name, meter.count / n, 1000 * meter.sql_seconds / n, 1000 * wall / n, 1000 * cpu / n))
     await ctx.close()
     return out
 
@@ -130,10 +131,10 @@ def main() -> None:
         before = load()
         rows = asyncio.run(measure(store, args.n))
     print(f"{args.store}, n={args.n}, load {before['load1']} → {load()['load1']}")
-    print("| call | statements | SQL ms | wall ms |")
-    print("|---|---|---|---|")
-    for name, count, sql_ms, wall_ms in rows:
-        print(f"| {name} | {count:.1f} | {sql_ms:.2f} | {wall_ms:.2f} |")
+    print("| call | statements | SQL ms | wall ms | CPU ms |")
+    print("|---|---|---|---|---|")
+    for name, count, sql_ms, wall_ms, cpu_ms in rows:
+        print(f"| {name} | {count:.1f} | {sql_ms:.2f} | {wall_ms:.2f} | {cpu_ms:.2f} |")
 
 
 if __name__ == "__main__":

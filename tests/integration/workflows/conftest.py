@@ -9,8 +9,10 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from foureyes.core.context import AppContext
+from foureyes.workflows.models import ExecutionJob
 from tests.factories import CONCEPT, STORE, TILL, ZONE, Tenant, make_tenant
 
 FAKE_HOST = "https://crm-nightly-new.cc.capillarytech.com"
@@ -233,3 +235,11 @@ async def count_rows(ctx: AppContext, table: str) -> int:
 
     async with ctx.db.read() as s:
         return int((await s.execute(text(f"SELECT COUNT(*) FROM {table}"))).scalar_one())
+
+
+async def execution_job(ctx: AppContext, rid: str) -> ExecutionJob:
+    """The request's execution job, read in a fresh transaction (it must exist)."""
+    async with ctx.db.read() as s:
+        job = await s.scalar(select(ExecutionJob).where(ExecutionJob.request_id == rid))
+    assert job is not None
+    return job

@@ -15,7 +15,7 @@ from foureyes.core.context import AppContext
 from foureyes.workflows.executor import Executor, executor_for
 from foureyes.workflows.models import ExecutionJob
 from tests.factories import Tenant
-from tests.integration.workflows.conftest import FakeDownstream, body_for, configure, decision
+from tests.integration.workflows.conftest import FakeDownstream, body_for, configure, decision, execution_job
 
 BASE = "/api_gateway/v2/request-workflow"
 POINTS_FAILED_WITH_200 = {
@@ -39,13 +39,6 @@ async def _approved(client: httpx.AsyncClient, tenant: Tenant, rtype: str = "GOO
     r = await client.put(f"{BASE}/{rtype}", json=decision(rid), headers=tenant.headers("checker@demo.test"))
     assert r.status_code == 200, r.text
     return dict(r.json()["data"])
-
-
-async def _job(ctx: AppContext, rid: str) -> ExecutionJob:
-    async with ctx.db.read() as s:
-        job = await s.scalar(select(ExecutionJob).where(ExecutionJob.request_id == rid))
-    assert job is not None
-    return job
 
 
 async def _make_due(ctx: AppContext, rid: str) -> None:
@@ -77,7 +70,7 @@ async def test_5xx_is_retried_later_with_the_same_key(
     assert data["endTime"] is None
     assert data["details"]["IntouchAPITask_Output"]["status"] == 500
     assert data["details"]["IntouchAPITask_Retry"]["attempts"] == 1
-    job = await _job(ctx, rid)
+    job = await execution_job(ctx, rid)
     assert job.status == "ready" and job.next_run_at > utcnow()
     # Not due yet: a worker pass does nothing.
     assert await executor_for(ctx).run_due() == 0
@@ -95,7 +88,7 @@ async def test_5xx_is_retried_later_with_the_same_key(
         (1, "transient", 500),
         (2, "success", 200),
     ]
-    assert (await _job(ctx, rid)).status == "done"
+    assert (await execution_job(ctx, rid)).status == "done"
 
 
 async def test_badge_retries_reuse_the_body_request_id(
@@ -141,7 +134,7 @@ async def test_business_failures_and_4xx_fail_at_once(
     assert data["details"]["IntouchAPITask_Output"]["body"] == body
     assert reason in data["failureReason"]
     assert len(downstream.calls) == 1
-    job = await _job(ctx, data["requestId"])
+    job = await execution_job(ctx, data["requestId"])
     assert job.status == "failed"
     await _make_due(ctx, data["requestId"])
     assert await executor_for(ctx).run_due() == 0
@@ -199,7 +192,7 @@ async def test_transient_until_max_attempts_then_failed(
     attempts = _attempts(final)
     assert [a["outcome"] for a in attempts] == ["transient"] * 3
     assert [a["final"] for a in attempts] == [False, False, True]
-    assert (await _job(ctx, rid)).status == "failed"
+    assert (await execution_job(ctx, rid)).status == "failed"
     await _make_due(ctx, rid)
     assert await executor_for(ctx).run_due() == 0
 
@@ -212,7 +205,7 @@ async def test_backoff_grows(
     rid = data["requestId"]
     gaps = []
     for _ in range(2):
-        job = await _job(ctx, rid)
+        job = await execution_job(ctx, rid)
         gaps.append((job.next_run_at - job.updated_at).total_seconds())
         await _make_due(ctx, rid)
         await executor_for(ctx).run_due()
@@ -253,7 +246,7 @@ async def test_expired_lease_is_taken_over_with_one_effect(
     rid = data["requestId"]
     assert data["state"] == "IntouchAPITask"  # the first attempt is still in flight
     await asyncio.wait_for(fake.first_applied.wait(), 5)
-    job = await _job(ctx, rid)
+    job = await execution_job(ctx, rid)
     assert job.status == "leased" and job.lease_owner == executor_for(ctx).owner
     # Another process would see a live lease and leave the job alone.
     other = Executor(ctx)
@@ -295,7 +288,7 @@ async def test_job_commits_with_the_approval(
     downstream.answers.append((0, httpx.ConnectError("down")))
     r = await client.put(f"{BASE}/GOODWILL-POINTS", json=decision(rid), headers=tenant.headers("checker@demo.test"))
     assert r.json()["data"]["state"] == "IntouchAPITask"
-    job = await _job(ctx, rid)
+    job = await execution_job(ctx, rid)
     assert job.idempotency_key == rid
     assert job.attempts == 1 and job.status == "ready"
     await _make_due(ctx, rid)

@@ -11,13 +11,11 @@ import asyncio
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
 from foureyes.core.context import AppContext
 from foureyes.workflows.executor import Executor, executor_for
-from foureyes.workflows.models import ExecutionJob
 from tests.factories import Tenant
-from tests.integration.workflows.conftest import FakeDownstream, body_for, configure, decision
+from tests.integration.workflows.conftest import FakeDownstream, body_for, configure, decision, execution_job
 from tests.perf.counting import Statements, count_statements
 
 BASE = "/api_gateway/v2/request-workflow"
@@ -42,13 +40,6 @@ async def _get(client: httpx.AsyncClient, tenant: Tenant, rid: str) -> dict[str,
     r = await client.get(f"{BASE}/requests/{rid}", headers=tenant.headers("admin@demo.test"))
     assert r.status_code == 200, r.text
     return dict(r.json()["data"])
-
-
-async def _job(ctx: AppContext, rid: str) -> ExecutionJob:
-    async with ctx.db.read() as s:
-        job = await s.scalar(select(ExecutionJob).where(ExecutionJob.request_id == rid))
-    assert job is not None
-    return job
 
 
 async def test_create_reads_the_config_once_with_the_units(
@@ -86,7 +77,7 @@ async def test_approval_reads_the_request_once_and_answers_what_it_recorded(
     # decision note; then attempt + approved notes in one statement
     assert starting(found, "INSERT INTO workflow_request_events") == 2, str(found)
     assert data == await _get(client, tenant, rid)
-    job = await _job(ctx, rid)
+    job = await execution_job(ctx, rid)
     assert (job.status, job.attempts, job.lease_owner, job.lease_until) == ("done", 1, None, None)
 
 
@@ -137,7 +128,7 @@ async def test_the_job_is_committed_leased_to_the_approving_process(
     rid = await _create(client, tenant)
     r = await client.put(f"{BASE}/{RTYPE}", json=decision(rid), headers=tenant.headers("checker@demo.test"))
     assert r.json()["data"]["state"] == "IntouchAPITask", r.text  # answered while the attempt runs
-    job = await _job(ctx, rid)
+    job = await execution_job(ctx, rid)
     assert (job.status, job.attempts, job.lease_owner) == ("leased", 1, executor_for(ctx).owner)
     assert await Executor(ctx).run_due() == 0  # another worker: the lease is held
     await executor_for(ctx).drain()
@@ -154,7 +145,7 @@ async def test_a_worker_claims_with_one_update_and_reads_the_requests_once(
     for rid in rids:
         r = await client.put(f"{BASE}/{RTYPE}", json=decision(rid), headers=tenant.headers("checker@demo.test"))
         assert r.json()["data"]["state"] == "IntouchAPITask", r.text
-        assert (await _job(ctx, rid)).status == "ready"
+        assert (await execution_job(ctx, rid)).status == "ready"
     with count_statements(ctx) as found:
         assert await executor_for(ctx).run_due() == 3
     assert sum(sql.startswith("SELECT") and "execution_jobs" in sql for sql in found.sql) == 0, str(found)
@@ -163,4 +154,4 @@ async def test_a_worker_claims_with_one_update_and_reads_the_requests_once(
     assert starting(found, "UPDATE execution_jobs") == 1 + 3, str(found)  # the claim, then one outcome each
     for rid in rids:
         assert (await _get(client, tenant, rid))["state"] == "approved"
-        assert (await _job(ctx, rid)).attempts == 1
+        assert (await execution_job(ctx, rid)).attempts == 1

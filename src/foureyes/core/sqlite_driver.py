@@ -11,7 +11,7 @@ to the worker thread, so the event loop never sleeps in SQLite's busy handler or
 
 - `BEGIN IMMEDIATE`: waits (up to busy_timeout) while another process holds the write lock;
 - `PRAGMA`s (run when a connection opens; switching to WAL takes a lock);
-- `executemany` (bulk imports);
+- `executemany` of more than BULK_ROWS rows (imports); a few rows (a timeline's entries) stay on the loop;
 - COMMIT on connections marked `commit_in_thread` (the write engine's): a commit may run an automatic WAL
   checkpoint, which writes and syncs the database file.
 
@@ -38,6 +38,7 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util.concurrency import await_
 
 DRIVER = "foureyes_aiosqlite"
+BULK_ROWS = 50
 
 
 def may_wait(operation: str) -> bool:
@@ -101,7 +102,7 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
     async def _call(self, operation: Any, parameters: Any, many: bool) -> None:
         async with self._adapt_connection._execute_mutex:
             conn = self._connection._conn  # raises ValueError once closed, like any aiosqlite call
-            if many or may_wait(operation):
+            if (many and len(parameters) > BULK_ROWS) or may_wait(operation):
                 description, rows, rowcount, lastrowid = await self._connection._execute(
                     _run, conn, operation, parameters, many
                 )

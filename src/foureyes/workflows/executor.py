@@ -228,8 +228,7 @@ class Executor:
                 "details": details,
                 "failure_reason": None if outcome == "success" else attempt.verdict.reason,
             }
-            # The move first and the timeline after it: the notes' events then reach the database in one flush
-            # at commit (one INSERT per table, one write of the audit head) instead of an autoflush each.
+            # The move first, then the timeline and audit events (the chain's tip is written once, at commit).
             moved = await repo.transition(row.org_id, row.id, from_state=EXECUTING, version=row.version, values=values)
             if not moved:
                 await note(repo, row, "attempt", "system:executor", attempt_note)

@@ -41,8 +41,8 @@ async def notes(repo: WorkflowRepository, row: WorkflowRequest, entries: list[tu
     """Append several (kind, actor, data) entries, in order, to the timeline and to the org's audit chain.
 
     The timeline rows go in one Core INSERT (an executemany for several): nothing reads their ids back, so the
-    unit of work and its per-row `RETURNING id` are not needed. They are written before the audit events are
-    recorded, so this statement's autoflush never splits the audit chain's single flush (one head write).
+    unit of work and its per-row `RETURNING id` are not needed. Each audit event is one Core INSERT too; the
+    chain's tip is written once, when the transaction commits (audit/service.py).
     """
     at = [utcnow() for _ in entries]
     rows = [

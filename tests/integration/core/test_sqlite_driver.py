@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import event, text
 
 from foureyes.core.database import Database
+from foureyes.core.sqlite_driver import BULK_ROWS
 from tests.conftest import base_settings
 
 
@@ -44,12 +45,17 @@ async def test_statements_run_on_the_loop_thread_and_write_begin_and_commit_on_t
         await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
     async with db.write() as s:
         await s.execute(text("INSERT INTO t (name) VALUES ('a')"))
+        await s.execute(text("UPDATE t SET name = :n WHERE id = :i"), [{"n": "a", "i": i} for i in (1, 2, 3)])
+        bulk = [{"n": f"b{i}"} for i in range(BULK_ROWS + 1)]
+        await s.execute(text("DELETE FROM t WHERE name = :n"), bulk)
     async with db.read() as s:
         assert (await s.execute(text("SELECT name FROM t"))).scalar_one() == "a"
         await s.execute(text("PRAGMA user_version"))
     loop_thread = threading.get_ident()
 
     assert trace.threads("INSERT") == {loop_thread}
+    assert trace.threads("UPDATE") == {loop_thread}  # an executemany of a few rows (a timeline's entries)
+    assert trace.threads("DELETE") and loop_thread not in trace.threads("DELETE")  # a bulk one
     assert trace.threads("SELECT") == {loop_thread}
     assert trace.threads("CREATE") == {loop_thread}
     # What may wait — for another process's write lock, or for a checkpoint's disk writes — is not on the loop.

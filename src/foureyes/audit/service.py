@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -62,12 +62,12 @@ _MOVE_TIP = (
 
 @dataclass
 class ChainHead:
-    """An org's chain tip as this transaction holds it (row-locked); `moved` once an event was appended."""
+    """An org's chain tip as this transaction holds it (row-locked), and the events appended since it was read."""
 
     org_id: int
     seq: int
     hash: str
-    moved: bool = False
+    appended: list[dict[str, Any]] = field(default_factory=list)
 
 
 @cache
@@ -82,7 +82,7 @@ async def lock_chain(session: AsyncSession, org_id: int) -> ChainHead:
     Every writer of an org takes this lock before anything else it counts or chains (workflows/counts.py), so
     writers queue in one order and never deadlock. The head is remembered in `session.info` (one session is one
     transaction, core/database.py) so a transaction that records several events, or counts and then records,
-    reads and locks it once, and writes its new tip once, just before it commits (`_write_tips`).
+    reads and locks it once; its events and new tip are written just before it commits (`_write_appended`).
     """
     heads: dict[int, ChainHead] = session.info.setdefault(_LOCKED_HEADS, {})
     head = heads.get(org_id)
@@ -109,7 +109,7 @@ async def record(
     data: dict[str, Any] | None = None,
     at: datetime | None = None,
 ) -> None:
-    """Append one event to the org's chain inside the caller's transaction (one Core INSERT, no flush)."""
+    """Append one event to the org's chain inside the caller's transaction (written when it commits)."""
     head = await lock_chain(session, org_id)
     payload = json.loads(json.dumps(data or {}, default=str))
     when = at or utcnow()
@@ -127,16 +127,21 @@ async def record(
         "prev_hash": head.hash,
         "hash": digest,
     }
-    await session.execute(_APPEND, event)
-    head.seq, head.hash, head.moved = seq, digest, True
+    head.appended.append(event)
+    head.seq, head.hash = seq, digest
 
 
 @event.listens_for(Session, "before_commit")
-def _write_tips(session: Session) -> None:
-    """Each org's new chain tip, once per transaction, however many events it appended (see lock_chain)."""
+def _write_appended(session: Session) -> None:
+    """Each org's appended events (one INSERT, an executemany for several) and its new tip (one UPDATE).
+
+    Once per transaction however many events it recorded: a bulk earn of 100 items writes its 100 audit rows
+    in one statement. Nothing reads a transaction's own audit rows before it commits.
+    """
     heads: dict[int, ChainHead] = session.info.pop(_LOCKED_HEADS, {})
     for head in heads.values():
-        if head.moved:
+        if head.appended:
+            session.execute(_APPEND, head.appended)
             session.execute(_MOVE_TIP, {"org": head.org_id, "seq": head.seq, "tip": head.hash})
 
 

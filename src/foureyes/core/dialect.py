@@ -10,6 +10,16 @@ from sqlalchemy import ColumnElement, Select, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# Execution option for a read that may walk many rows (a COUNT or an OFFSET over a filtered list): the SQLite
+# driver runs it on its worker thread, where SQLite releases the GIL, instead of on the event loop's thread
+# (core/sqlite_driver.py). PostgreSQL ignores it: its statements always wait on the network.
+LONG_READ = "foureyes_long_read"
+
+
+def long_read(stmt: Select[Any]) -> Select[Any]:
+    """`stmt` marked as a long read (LONG_READ)."""
+    return stmt.execution_options(**{LONG_READ: True})
+
 
 def is_postgres(session: AsyncSession) -> bool:
     return session.get_bind().dialect.name == "postgresql"

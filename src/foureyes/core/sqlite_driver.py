@@ -12,6 +12,8 @@ to the worker thread, so the event loop never sleeps in SQLite's busy handler or
 - `BEGIN IMMEDIATE`: waits (up to busy_timeout) while another process holds the write lock;
 - `PRAGMA`s (run when a connection opens; switching to WAL takes a lock);
 - `executemany` of more than BULK_ROWS rows (imports); a few rows (a timeline's entries) stay on the loop;
+- statements marked as long reads (`core.dialect.long_read`: a COUNT or OFFSET walk over a filtered list), so
+  the loop serves other requests meanwhile (SQLite releases the GIL while it steps);
 - COMMIT on connections marked `commit_in_thread` (the write engine's): a commit may run an automatic WAL
   checkpoint, which writes and syncs the database file.
 
@@ -36,6 +38,8 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
     SQLiteDialect_aiosqlite,
 )
 from sqlalchemy.util.concurrency import await_
+
+from foureyes.core.dialect import LONG_READ
 
 DRIVER = "foureyes_aiosqlite"
 BULK_ROWS = 50
@@ -67,7 +71,7 @@ def _run(conn: Any, operation: Any, parameters: Any, many: bool) -> tuple[Any, l
 class InlineCursor(AsyncAdapt_aiosqlite_cursor):
     """A buffered cursor whose statement runs in one call (the module docstring says on which thread)."""
 
-    __slots__ = ("_description", "_rowcount", "_lastrowid")
+    __slots__ = ("_description", "_rowcount", "_lastrowid", "long_read")
 
     def __init__(self, adapt_connection: Any) -> None:  # no cursor is opened here: `_run` opens its own
         self._adapt_connection = adapt_connection
@@ -78,6 +82,7 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
         self._description: Any = None
         self._rowcount = -1
         self._lastrowid: int | None = None
+        self.long_read = False  # set per statement by the dialect's do_execute
 
     @property
     def description(self) -> Any:
@@ -102,7 +107,7 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
     async def _call(self, operation: Any, parameters: Any, many: bool) -> None:
         async with self._adapt_connection._execute_mutex:
             conn = self._connection._conn  # raises ValueError once closed, like any aiosqlite call
-            if (many and len(parameters) > BULK_ROWS) or may_wait(operation):
+            if self.long_read or (many and len(parameters) > BULK_ROWS) or may_wait(operation):
                 description, rows, rowcount, lastrowid = await self._connection._execute(
                     _run, conn, operation, parameters, many
                 )
@@ -160,6 +165,10 @@ class InlineDBAPI(AsyncAdapt_aiosqlite_dbapi):
 class InlineSQLiteDialect(SQLiteDialect_aiosqlite):
     driver = DRIVER
     supports_statement_cache = True
+
+    def do_execute(self, cursor: Any, statement: Any, parameters: Any, context: Any = None) -> None:
+        cursor.long_read = context is not None and bool(context.execution_options.get(LONG_READ))
+        super().do_execute(cursor, statement, parameters, context)
 
     @classmethod
     def import_dbapi(cls) -> InlineDBAPI:

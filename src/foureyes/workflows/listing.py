@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Integer, Select, and_, bindparam, func, or_, select
 
+from foureyes.core.dialect import long_read
 from foureyes.workflows.models import WorkflowRequest
 
 W = WorkflowRequest
@@ -139,7 +140,7 @@ def conditions(shape: Shape) -> list[ColumnElement[bool]]:
 @lru_cache(maxsize=512)
 def count_statement(shape: Shape) -> Select[int]:
     """COUNT(*) of a list of this shape (when the counters cannot answer it)."""
-    return select(func.count()).select_from(W).where(*conditions(shape))
+    return long_read(select(func.count()).select_from(W).where(*conditions(shape)))
 
 
 @lru_cache(maxsize=512)
@@ -162,4 +163,6 @@ def page_statement(shape: Shape, sort_by: str, descending: bool, windowed: bool)
         .offset(bindparam("offset", type_=Integer))
         .limit(bindparam("limit", type_=Integer))
     ).subquery()
-    return select(W).join(page, W.id == page.c.id).order_by(*order)
+    stmt = select(W).join(page, W.id == page.c.id).order_by(*order)
+    # A seek's window holds about a page of rows; an offset walk may step over many index entries.
+    return stmt if windowed else long_read(stmt)

@@ -12,7 +12,9 @@ import pytest
 from sqlalchemy import event, text
 
 from foureyes.core.database import Database
+from foureyes.core.dialect import LONG_READ
 from foureyes.core.sqlite_driver import BULK_ROWS
+from foureyes.workflows.listing import ListQuery, count_statement, page_statement, shape_of
 from tests.conftest import base_settings
 
 
@@ -51,12 +53,15 @@ async def test_statements_run_on_the_loop_thread_and_write_begin_and_commit_on_t
     async with db.read() as s:
         assert (await s.execute(text("SELECT name FROM t"))).scalar_one() == "a"
         await s.execute(text("PRAGMA user_version"))
+        await s.execute(text("SELECT 'long', COUNT(*) FROM t").execution_options(**{LONG_READ: True}))
     loop_thread = threading.get_ident()
 
     assert trace.threads("INSERT") == {loop_thread}
     assert trace.threads("UPDATE") == {loop_thread}  # an executemany of a few rows (a timeline's entries)
     assert trace.threads("DELETE") and loop_thread not in trace.threads("DELETE")  # a bulk one
-    assert trace.threads("SELECT") == {loop_thread}
+    assert {t for t, sql in trace.seen if sql.startswith("SELECT name")} == {loop_thread}
+    long_reads = {t for t, sql in trace.seen if sql.startswith("SELECT 'long'")}
+    assert long_reads and loop_thread not in long_reads  # marked long: the loop serves others meanwhile
     assert trace.threads("CREATE") == {loop_thread}
     # What may wait — for another process's write lock, or for a checkpoint's disk writes — is not on the loop.
     assert trace.threads("BEGIN IMMEDIATE") and loop_thread not in trace.threads("BEGIN IMMEDIATE")
@@ -110,3 +115,10 @@ async def test_a_failed_statement_rolls_back_and_the_connection_stays_usable(db:
         await s.execute(text("INSERT INTO t (id) VALUES (2)"))
     async with db.read() as s:
         assert (await s.execute(text("SELECT id FROM t"))).scalars().all() == [2]
+
+
+def test_the_lists_counted_and_offset_reads_are_marked_long_and_the_seek_window_is_not() -> None:
+    filtered = shape_of(ListQuery(org_id=1, maker_id=5))
+    assert count_statement(filtered).get_execution_options().get(LONG_READ) is True
+    assert page_statement(filtered, "startDate", True, False).get_execution_options().get(LONG_READ) is True
+    assert not page_statement(filtered, "startDate", True, True).get_execution_options().get(LONG_READ)

@@ -11,6 +11,7 @@ from typing import Any
 
 from foureyes.badges import checks, limits, times
 from foureyes.badges.common import bool_arg, order_arg, page_args, pagination, who
+from foureyes.badges.earn_steps import badge_of
 from foureyes.badges.models import BadgeClaim, BadgeEarn, BadgeGroup, BadgeIssue, BadgeMeta
 from foureyes.badges.repository import BadgeRepository
 from foureyes.badges.rules import as_int, bad, customer_status, fail, not_found, owner_type, reject_nul, status_of
@@ -252,11 +253,7 @@ class ViewsService:
             raise fail(812, "customerId")
         async with self.ctx.db.read() as s:
             repo = BadgeRepository(s, org)
-            if not q.get("badgeMetaId"):
-                raise bad("badgeMetaId is required", "badgeMetaId")
-            meta = await repo.meta(q["badgeMetaId"])
-            if meta is None:
-                raise not_found(reference="badgeMetaId")
+            meta = await badge_of(repo, q, lock=False)  # query values are strings: "" and absent are alike
             start = times.field(q, "startDate") or meta.start_on
             end = times.field(q, "endDate") or meta.expires_on
             rows: list[tuple[dict[str, Any], str, datetime, datetime]] = []

@@ -231,7 +231,7 @@ async def test_a_badge_earn_has_a_fixed_cost_whatever_its_limits(
     assert counts[0] == counts[1], counts
 
 
-async def test_a_bulk_earn_reads_subscriptions_and_writes_the_audit_head_once(
+async def test_a_bulk_earn_reads_subscriptions_and_writes_its_audit_rows_and_head_once(
     ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:
     h = world["tenant"].headers("writer")
@@ -243,7 +243,8 @@ async def test_a_bulk_earn_reads_subscriptions_and_writes_the_audit_head_once(
         assert [i["error"] for i in response.json()["data"]["issuedBadges"]] == [None] * n, response.text
         assert touching(found, "SELECT webhook_subscriptions") == 1, str(found)
         assert touching(found, "UPDATE audit_heads") == 1, str(found)
-        costs.append(sum("audit_" not in sql for sql in found.sql))  # audit/ decides how its rows are written
+        assert touching(found, "INSERT INTO audit_events") == 1, str(found)  # all the items' events at once
+        costs.append(sum("audit_" not in sql for sql in found.sql))
     # per item: the customer and its limit counts (one SELECT), the earn, its event
     assert costs[1] - costs[0] == 3 * 4, f"{costs}\n{found}"
 

@@ -136,7 +136,8 @@ def _write_appended(session: Session) -> None:
     """Each org's appended events (one INSERT, an executemany for several) and its new tip (one UPDATE).
 
     Once per transaction however many events it recorded: a bulk earn of 100 items writes its 100 audit rows
-    in one statement. Nothing reads a transaction's own audit rows before it commits.
+    in one statement. Nothing reads a transaction's own audit rows before it commits. No code uses savepoints:
+    events recorded inside one that rolled back would still be written here (docs/decisions.md).
     """
     heads: dict[int, ChainHead] = session.info.pop(_LOCKED_HEADS, {})
     for head in heads.values():

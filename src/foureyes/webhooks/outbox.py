@@ -80,8 +80,8 @@ async def enqueue_event(
     now = utcnow()
     public_id = event_id or new_event_id()
     values = {"org_id": org_id, "event_name": event_name, "event_id": public_id, "payload": payload, "created_at": now}
-    # Nothing here reads the caller's pending ORM rows (its audit events, say), so they are left to the caller's
-    # one flush at commit instead of being flushed by every event of a bulk call.
+    # Nothing here reads the caller's pending ORM rows, so they are left to the caller's one flush at commit
+    # instead of being flushed by every event of a bulk call.
     with session.no_autoflush:
         result = cast(CursorResult[Any], await session.execute(INSERT_EVENT, values))
         if targets:

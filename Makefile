@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 DATA   ?= ./var
 export FOUREYES_DATA_DIR ?= $(DATA)
 
-.PHONY: help run test lint typecheck unit install clean browser-deps
+.PHONY: help run test lint typecheck unit install clean browser-deps screenshots
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ typecheck: $(STAMP) ## mypy
 
 test: $(STAMP) browser-deps lint typecheck ## lint, type-check and run the whole suite on SQLite and PostgreSQL
 	$(BIN)/pytest -q
+
+screenshots: $(STAMP) browser-deps ## refresh the README's console screenshots (docs/screenshots/) from the browser tests
+	FOUREYES_UPDATE_SCREENSHOTS=1 FOUREYES_TEST_STORES=sqlite $(BIN)/pytest -q tests/browser
 
 clean: ## remove the virtualenv and local data
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

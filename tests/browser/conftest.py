@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,14 @@ from playwright.sync_api import Browser, sync_playwright
 from tests.cluster.procs import Proc, base_env, free_port, run_cli, write_json
 
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+# The README's pictures are refreshed on purpose (`make screenshots`), not by every test run: a run that is not
+# asked to keeps its shots in a temporary directory, so the suite never dirties the checkout.
+README_SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+SCREENSHOTS = (
+    README_SCREENSHOTS
+    if os.environ.get("FOUREYES_UPDATE_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "foureyes-screenshots"
+)
 PASSWORD = "browser-pass-1"
 CONCEPT, ZONE, STORE, TILL = "50678331", "50682286", "50682288", "50682289"
 BADGE_ID = "658c50761c4c2b12732c3ec6"
@@ -102,7 +111,7 @@ def browser() -> Iterator[Browser]:
 
 
 def shot(page: Any, name: str, *, full_page: bool = True) -> None:
-    """Save a screenshot for the README (docs/screenshots/<name>.png)."""
+    """Save a screenshot (docs/screenshots/<name>.png under `make screenshots`, else a temporary directory)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=full_page)
 

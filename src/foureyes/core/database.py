@@ -48,6 +48,10 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, echo: bool) -> 
         cursor = dbapi_conn.cursor()
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
+        if not immediate:
+            # Read connections run their statements on the event loop's thread, where a write would wait for
+            # the write lock; refusing writes here keeps every write on the write engine.
+            cursor.execute("PRAGMA query_only=ON")
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")

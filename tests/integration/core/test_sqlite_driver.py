@@ -13,6 +13,7 @@ from sqlalchemy import event, text
 
 from foureyes.core.database import Database
 from foureyes.core.dialect import LONG_READ
+from foureyes.core.errors import Unavailable
 from foureyes.core.sqlite_driver import BULK_ROWS
 from foureyes.workflows.listing import ListQuery, count_statement, page_statement, shape_of
 from tests.conftest import base_settings
@@ -122,3 +123,15 @@ def test_the_lists_counted_and_offset_reads_are_marked_long_and_the_seek_window_
     assert count_statement(filtered).get_execution_options().get(LONG_READ) is True
     assert page_statement(filtered, "startDate", True, False).get_execution_options().get(LONG_READ) is True
     assert not page_statement(filtered, "startDate", True, True).get_execution_options().get(LONG_READ)
+
+
+async def test_a_write_through_a_read_transaction_is_refused(db: Database) -> None:
+    # Read statements run on the loop's thread; a write there would wait for the write lock on the loop.
+    async with db.write() as s:
+        await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+    with pytest.raises(Unavailable) as refused:
+        async with db.read() as s:
+            await s.execute(text("INSERT INTO t (id) VALUES (1)"))
+    assert "attempt to write a readonly database" in str(refused.value.__cause__)
+    async with db.read() as s:
+        assert (await s.execute(text("SELECT COUNT(*) FROM t"))).scalar_one() == 0

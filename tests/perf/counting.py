@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,11 +33,18 @@ def count_statements(ctx: AppContext) -> Iterator[Statements]:
     def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         found.sql.append(" ".join(statement.split()))
 
+    with listening(ctx, "before_cursor_execute", _seen):
+        yield found
+
+
+@contextmanager
+def listening(ctx: AppContext, name: str, listener: Callable[..., None]) -> Iterator[None]:
+    """`listener` on the `name` event of both engines (one, when they are the same) while the block runs."""
     engines = {id(e): e for e in (ctx.db.write_engine.sync_engine, ctx.db.read_engine.sync_engine)}
     for engine in engines.values():
-        event.listen(engine, "before_cursor_execute", _seen)
+        event.listen(engine, name, listener)
     try:
-        yield found
+        yield
     finally:
         for engine in engines.values():
-            event.remove(engine, "before_cursor_execute", _seen)
+            event.remove(engine, name, listener)

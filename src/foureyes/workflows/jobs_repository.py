@@ -14,10 +14,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy import Table, and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from foureyes.core.models import column_values
 from foureyes.workflows.models import ExecutionJob, WorkflowConfigRevision, WorkflowRequest
 
 
@@ -54,6 +55,7 @@ def applied(row: WorkflowRequest, values: dict[str, Any]) -> WorkflowRequest:
 # Python than running it (py-spy), while a reused statement's cache key is memoised.
 _JOBS: Table = ExecutionJob.__table__  # type: ignore[assignment]
 _REQUESTS: Table = WorkflowRequest.__table__  # type: ignore[assignment]
+_ADD = insert(_JOBS).returning(_JOBS.c.id)
 _WITH_CONFIG = select(WorkflowRequest, WorkflowConfigRevision.config).outerjoin(
     WorkflowConfigRevision,
     and_(
@@ -95,6 +97,10 @@ class JobsRepository:
         self.s = session
 
     # --- the request with its configuration -----------------------------------------------------------------
+    async def add(self, job: ExecutionJob) -> None:
+        """A request's execution job, its id read back into `job` (a Core INSERT: no unit of work)."""
+        job.id = (await self.s.execute(_ADD, column_values(job))).scalar_one()
+
     async def request_with_config(
         self, org_id: int, request_id: str
     ) -> tuple[WorkflowRequest | None, dict[str, Any] | None]:

@@ -18,9 +18,7 @@ from foureyes.workflows.models import ExecutionJob, RequestEvent, WorkflowConfig
 # Statements built once with bind parameters (`:org` names the org in each): building a statement and its cache
 # key on every call cost more Python than running it; a reused statement's cache key is memoised.
 _REQUESTS: Table = WorkflowRequest.__table__  # type: ignore[assignment]
-_JOBS: Table = ExecutionJob.__table__  # type: ignore[assignment]
 _ADD_REQUEST = insert(_REQUESTS)
-_ADD_JOB = insert(_JOBS).returning(_JOBS.c.id)
 _GET = select(WorkflowRequest).where(WorkflowRequest.org_id == bindparam("org"), WorkflowRequest.id == bindparam("id"))
 _EVENTS = (
     select(RequestEvent)
@@ -79,10 +77,6 @@ class WorkflowRepository:
 
     async def flush(self) -> None:
         await self.s.flush()
-
-    async def add_job(self, job: ExecutionJob) -> None:
-        """A request's execution job, its id read back into `job` (a Core INSERT, like add_request)."""
-        job.id = (await self.s.execute(_ADD_JOB, column_values(job))).scalar_one()
 
     async def get(self, org_id: int, request_id: str) -> WorkflowRequest | None:
         return await self.s.scalar(_GET, {"org": org_id, "id": request_id})

@@ -277,7 +277,7 @@ class WorkflowService:
         run_here = self.ctx.settings.decision_wait_seconds > 0
         if run_here:
             executor_for(self.ctx).lease_new(job)
-        await repo.add_job(job)
+        await JobsRepository(repo.s).add(job)
         if not run_here:
             await announce_job(repo.s)  # wakes idle workers when this transaction commits
             return None

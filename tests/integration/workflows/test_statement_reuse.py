@@ -11,11 +11,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import httpx
-from sqlalchemy import event
 
 from foureyes.core.context import AppContext
 from tests.factories import Tenant
 from tests.integration.workflows.conftest import FakeDownstream, body_for, configure, decision
+from tests.perf.counting import listening
 
 BASE = "/api_gateway/v2/request-workflow"
 RTYPE = "GOODWILL-POINTS"
@@ -39,14 +39,8 @@ def executed(ctx: AppContext) -> Iterator[list[Any]]:
             if any(f" {t}" in sql or f"{t} " in sql for t in TABLES):
                 seen.append(statement)
 
-    engines = {id(e): e for e in (ctx.db.write_engine.sync_engine, ctx.db.read_engine.sync_engine)}
-    for engine in engines.values():
-        event.listen(engine, "before_execute", _record)
-    try:
+    with listening(ctx, "before_execute", _record):
         yield seen
-    finally:
-        for engine in engines.values():
-            event.remove(engine, "before_execute", _record)
 
 
 def reused(first: list[Any], second: list[Any]) -> None:

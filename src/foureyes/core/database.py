@@ -21,9 +21,10 @@ from foureyes.core.errors import Unavailable, UnstorableText
 from foureyes.core.settings import Settings
 from foureyes.core.sqlite_driver import driver_url
 
+BUSY_TIMEOUT_MS = 10_000
 SQLITE_PRAGMAS = (
     "PRAGMA journal_mode=WAL",
-    "PRAGMA busy_timeout=10000",
+    f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}",
     "PRAGMA foreign_keys=ON",
     "PRAGMA synchronous=NORMAL",
 )
@@ -43,12 +44,13 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, echo: bool) -> 
     def _on_connect(dbapi_conn: Any, _record: Any) -> None:
         # Let SQLAlchemy's "begin" event own transaction starts (the driver's implicit BEGIN is deferred).
         dbapi_conn.isolation_level = None
-        # A write commit may run a WAL checkpoint (disk writes and a sync): off the event loop (sqlite_driver.py).
-        dbapi_conn.commit_in_thread = immediate
         cursor = dbapi_conn.cursor()
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
-        if not immediate:
+        if immediate:
+            # Begins on the loop when the lock is free, checkpoints on the worker (sqlite_driver.py).
+            dbapi_conn.make_writer(BUSY_TIMEOUT_MS)
+        else:
             # Read connections run their statements on the event loop's thread, where a write would wait for
             # the write lock; refusing writes here keeps every write on the write engine.
             cursor.execute("PRAGMA query_only=ON")

@@ -9,13 +9,17 @@ point query on SQLite itself, so on a busy 2-core machine the handoffs, not SQLi
 This adapter runs a statement — cursor, execute, fetch, close — directly on the calling thread. What can wait goes
 to the worker thread, so the event loop never sleeps in SQLite's busy handler or in the disk:
 
-- `BEGIN IMMEDIATE`: waits (up to busy_timeout) while another process holds the write lock;
+- `BEGIN IMMEDIATE` when the write lock is taken: it is first tried on the loop with no busy wait (nearly always
+  free: the engine's single write connection serialises this process's writers), and only if another process
+  (`foureyes worker`, a second server process) holds the lock is it sent to the worker to wait up to busy_timeout;
 - `PRAGMA`s (run when a connection opens; switching to WAL takes a lock);
 - `executemany` of more than BULK_ROWS rows (imports); a few rows (a timeline's entries) stay on the loop;
 - statements marked as long reads (`core.dialect.long_read`: a COUNT or OFFSET walk over a filtered list), so
   the loop serves other requests meanwhile (SQLite releases the GIL while it steps);
-- COMMIT on connections marked `commit_in_thread` (the write engine's): a commit may run an automatic WAL
-  checkpoint, which writes and syncs the database file.
+- WAL checkpoints, which write and sync the database file. The write connection (`writer`) turns SQLite's
+  automatic checkpoint off — it would run inside a COMMIT — and runs a passive checkpoint on the worker after
+  every CHECKPOINT_EVERY commits and after any commit that wrote a bulk batch. Its COMMITs then only append
+  to the WAL (no sync with `synchronous=NORMAL`) and run on the loop.
 
 Everything else cannot wait for a lock: in WAL mode readers never block and never block the writer, and a write
 statement runs inside a transaction that already holds the write lock. ROLLBACK only drops the WAL frames.
@@ -28,6 +32,7 @@ Use the URL scheme `sqlite+foureyes_aiosqlite://` (registered on import; `Databa
 from __future__ import annotations
 
 import collections
+import sqlite3
 from typing import Any
 
 from sqlalchemy.dialects import registry
@@ -40,15 +45,42 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 from sqlalchemy.util.concurrency import await_
 
 from foureyes.core.dialect import LONG_READ
+from foureyes.core.logging import get_logger
 
 DRIVER = "foureyes_aiosqlite"
 BULK_ROWS = 50
+# Write commits between two checkpoints. A commit adds a few pages to the WAL (a created request: ~5), so the WAL
+# stays near SQLite's own automatic threshold (1000 pages) without a checkpoint inside any request's COMMIT.
+CHECKPOINT_EVERY = 100
+BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
+SQLITE_BUSY = 5
+
+log = get_logger("foureyes.core.sqlite_driver")
 
 
 def may_wait(operation: str) -> bool:
     """Whether a statement can wait for a lock or the disk, and so must not run on the event loop's thread."""
     head = operation.lstrip()[:16].upper()
     return head.startswith(("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE", "PRAGMA"))
+
+
+def _begin_without_waiting(conn: sqlite3.Connection, busy_timeout_ms: int) -> bool:
+    """`BEGIN IMMEDIATE` if the write lock is free at once (True); False, with no transaction, if it is held."""
+    conn.execute("PRAGMA busy_timeout=0")
+    try:
+        conn.execute(BEGIN_IMMEDIATE)
+        return True
+    except sqlite3.OperationalError as error:
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF == SQLITE_BUSY:
+            return False
+        raise
+    finally:
+        conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
+
+
+def _checkpoint(conn: sqlite3.Connection) -> None:
+    # PASSIVE never waits for readers: frames still in a reader's snapshot are copied by a later checkpoint.
+    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _run(conn: Any, operation: Any, parameters: Any, many: bool) -> tuple[Any, list[Any], int, int | None]:
@@ -107,12 +139,17 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
     async def _call(self, operation: Any, parameters: Any, many: bool) -> None:
         async with self._adapt_connection._execute_mutex:
             conn = self._connection._conn  # raises ValueError once closed, like any aiosqlite call
-            if self.long_read or (many and len(parameters) > BULK_ROWS) or may_wait(operation):
+            adapt: InlineConnection = self._adapt_connection  # type: ignore[assignment]
+            if operation == BEGIN_IMMEDIATE and adapt.writer and _begin_without_waiting(conn, adapt.busy_timeout_ms):
+                description, rows, rowcount, lastrowid = None, [], -1, None
+            elif self.long_read or (many and len(parameters) > BULK_ROWS) or may_wait(operation):
                 description, rows, rowcount, lastrowid = await self._connection._execute(
                     _run, conn, operation, parameters, many
                 )
             else:
                 description, rows, rowcount, lastrowid = _run(conn, operation, parameters, many)
+            if many and len(parameters) > BULK_ROWS:
+                adapt.bulk_written = True
         self._description, self._rowcount, self._lastrowid = description, rowcount, lastrowid
         self._rows = collections.deque(rows)
 
@@ -130,12 +167,20 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class InlineConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("commit_in_thread",)
+    __slots__ = ("writer", "busy_timeout_ms", "commits_since_checkpoint", "bulk_written")
     _cursor_cls = InlineCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
         super().__init__(dbapi, connection)
-        self.commit_in_thread = False
+        self.writer = False  # set by `make_writer` on the write engine's connection
+        self.busy_timeout_ms = 0
+        self.commits_since_checkpoint = 0
+        self.bulk_written = False
+
+    def make_writer(self, busy_timeout_ms: int) -> None:
+        """This connection takes the write lock: it begins without waiting when it can and checkpoints itself."""
+        self._connection._conn.execute("PRAGMA wal_autocheckpoint=0")
+        self.writer, self.busy_timeout_ms = True, busy_timeout_ms
 
     def rollback(self) -> None:
         if self._connection._connection:
@@ -145,13 +190,26 @@ class InlineConnection(AsyncAdapt_aiosqlite_connection):
                 self._handle_exception(error)
 
     def commit(self) -> None:
-        if self.commit_in_thread:
-            super().commit()
-        elif self._connection._connection:
-            try:
-                self._connection._conn.commit()
-            except Exception as error:
-                self._handle_exception(error)
+        if not self._connection._connection:
+            return
+        try:
+            self._connection._conn.commit()
+        except Exception as error:
+            self._handle_exception(error)
+        if self.writer:
+            self.commits_since_checkpoint += 1
+            if self.commits_since_checkpoint >= CHECKPOINT_EVERY or self.bulk_written:
+                self.checkpoint()
+
+    def checkpoint(self) -> None:
+        """A passive WAL checkpoint on the worker thread. The commit before it stands whatever happens here:
+        a failed checkpoint (disk full) is logged and retried after the next commit."""
+        self.bulk_written = False
+        try:
+            await_(self._connection._execute(_checkpoint, self._connection._conn))
+            self.commits_since_checkpoint = 0
+        except Exception as error:
+            log.warning("wal_checkpoint_failed", error=str(error))
 
 
 class InlineDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -1,4 +1,5 @@
-"""The SQLite driver: statements on the event loop's thread, lock waits and write commits on the worker thread."""
+"""The SQLite driver: statements on the event loop's thread; lock waits, bulk writes, long reads and WAL checkpoints on
+the worker thread."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy import event, text
 from foureyes.core.database import Database
 from foureyes.core.dialect import LONG_READ
 from foureyes.core.errors import Unavailable
-from foureyes.core.sqlite_driver import BULK_ROWS
+from foureyes.core.sqlite_driver import BULK_ROWS, CHECKPOINT_EVERY
 from foureyes.workflows.listing import ListQuery, count_statement, page_statement, shape_of
 from tests.conftest import base_settings
 
@@ -42,7 +43,7 @@ async def db(tmp_path: Path) -> Any:
     await database.dispose()
 
 
-async def test_statements_run_on_the_loop_thread_and_write_begin_and_commit_on_the_worker(db: Database) -> None:
+async def test_statements_run_on_the_loop_thread_and_what_may_wait_on_the_worker(db: Database) -> None:
     trace = Trace(db)
     async with db.write() as s:
         await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
@@ -64,16 +65,46 @@ async def test_statements_run_on_the_loop_thread_and_write_begin_and_commit_on_t
     long_reads = {t for t, sql in trace.seen if sql.startswith("SELECT 'long'")}
     assert long_reads and loop_thread not in long_reads  # marked long: the loop serves others meanwhile
     assert trace.threads("CREATE") == {loop_thread}
-    # What may wait — for another process's write lock, or for a checkpoint's disk writes — is not on the loop.
-    assert trace.threads("BEGIN IMMEDIATE") and loop_thread not in trace.threads("BEGIN IMMEDIATE")
-    assert trace.threads("PRAGMA") and loop_thread not in trace.threads("PRAGMA")
-    write_commits = {t for t, sql in trace.seen if sql.upper() == "COMMIT"} - {loop_thread}
-    assert write_commits, trace.seen
+    # PRAGMAs may wait for a lock (switching to WAL takes one): not on the loop.
+    pragmas = {t for t, sql in trace.seen if sql.upper().startswith("PRAGMA USER_VERSION")}
+    assert pragmas and loop_thread not in pragmas
+    # The write lock was free: BEGIN IMMEDIATE ran on the loop without a busy wait, and so did the COMMITs, which
+    # only append to the WAL now that the writer runs its checkpoints itself.
+    assert trace.threads("BEGIN IMMEDIATE") == {loop_thread}
+    assert {t for t, sql in trace.seen if sql.upper() == "COMMIT"} == {loop_thread}
+    # The bulk DELETE's commit was followed by a checkpoint, on the worker.
+    checkpoints = {t for t, sql in trace.seen if sql.upper().startswith("PRAGMA WAL_CHECKPOINT")}
+    assert checkpoints and loop_thread not in checkpoints
     # A read transaction's own BEGIN (deferred: it takes no lock) stays on the loop.
     assert loop_thread in {t for t, sql in trace.seen if sql.upper() == "BEGIN"}
 
 
+async def test_the_writer_checkpoints_the_wal_every_so_many_commits_off_the_loop(db: Database) -> None:
+    trace = Trace(db)
+    async with db.write() as s:
+        await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
+    for i in range(2 * CHECKPOINT_EVERY):
+        async with db.write() as s:
+            await s.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": "x" * 2000 + str(i)})
+    loop_thread = threading.get_ident()
+    checkpoints = [t for t, sql in trace.seen if sql.upper().startswith("PRAGMA WAL_CHECKPOINT")]
+    assert len(checkpoints) == 2 and loop_thread not in checkpoints
+    # SQLite's automatic checkpoint is off on the writer, so no COMMIT can run one on the loop.
+    raw = sqlite3.connect(db.url.removeprefix("sqlite+aiosqlite:///"))
+    try:
+        async with db.write() as s:
+            autocheckpoint = (await s.execute(text("PRAGMA wal_autocheckpoint"))).scalar_one()
+        assert autocheckpoint == 0
+        # Every commit before the last checkpoint is in the database file: the WAL holds only what came after.
+        busy, wal_frames, copied = raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        assert busy == 0 and wal_frames < 3 * CHECKPOINT_EVERY, wal_frames
+        assert raw.execute("SELECT COUNT(*) FROM t").fetchone()[0] == 2 * CHECKPOINT_EVERY
+    finally:
+        raw.close()
+
+
 async def test_the_loop_keeps_running_while_a_writer_waits_for_another_process_lock(db: Database) -> None:
+    trace = Trace(db)
     async with db.write() as s:
         await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
     # Another process's writer, as `foureyes worker` or a second server process would hold it.
@@ -101,6 +132,8 @@ async def test_the_loop_keeps_running_while_a_writer_waits_for_another_process_l
     await asyncio.wait_for(writing, 10)
     ticking.cancel()
     assert ticks_while_waiting >= 20  # the loop ran ~50 times in 0.5 s; a blocked loop would tick once
+    # The lock was held: the try on the loop gave up at once and the wait happened on the worker.
+    assert len(trace.threads("BEGIN IMMEDIATE")) == 2
     async with db.read() as s:
         assert (await s.execute(text("SELECT COUNT(*) FROM t"))).scalar_one() == 1
 

@@ -30,8 +30,9 @@ run: $(STAMP) ## migrate, seed the demo org on first start, serve API and consol
 	@$(BIN)/python -m foureyes.demo.banner
 	$(BIN)/foureyes serve
 
-lint: $(STAMP) ## ruff
+lint: $(STAMP) ## ruff: lint rules and formatting
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
 
 typecheck: $(STAMP) ## mypy
 	$(BIN)/mypy

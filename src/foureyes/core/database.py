@@ -10,7 +10,7 @@ PostgreSQL both handles share one engine.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event, text
@@ -94,31 +94,13 @@ class Database:
     def dialect(self) -> str:
         return "sqlite" if self.is_sqlite else "postgresql"
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
+    def write(self) -> AbstractAsyncContextManager[AsyncSession]:
         """One write transaction: committed when the block ends, rolled back on any error."""
-        try:
-            async with self._write_sessions() as session, session.begin():
-                yield session
-        except (OperationalError, DBAPIError) as exc:
-            if _is_unavailable(exc):
-                raise Unavailable(503, "The database is unavailable; try again shortly") from exc
-            if _is_unstorable_text(exc):
-                raise UnstorableText() from exc
-            raise
+        return _unit_of_work(self._write_sessions)
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
+    def read(self) -> AbstractAsyncContextManager[AsyncSession]:
         """A read-only unit of work (never committed)."""
-        try:
-            async with self._read_sessions() as session, session.begin():
-                yield session
-        except (OperationalError, DBAPIError) as exc:
-            if _is_unavailable(exc):
-                raise Unavailable(503, "The database is unavailable; try again shortly") from exc
-            if _is_unstorable_text(exc):
-                raise UnstorableText() from exc
-            raise
+        return _unit_of_work(self._read_sessions)
 
     async def ping(self) -> bool:
         try:
@@ -132,6 +114,20 @@ class Database:
         await self.write_engine.dispose()
         if self.read_engine is not self.write_engine:
             await self.read_engine.dispose()
+
+
+@asynccontextmanager
+async def _unit_of_work(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session in a transaction; store failures that are not bugs become their API errors (503, 400)."""
+    try:
+        async with sessions() as session, session.begin():
+            yield session
+    except (OperationalError, DBAPIError) as exc:
+        if _is_unavailable(exc):
+            raise Unavailable(503, "The database is unavailable; try again shortly") from exc
+        if _is_unstorable_text(exc):
+            raise UnstorableText() from exc
+        raise
 
 
 def _is_unstorable_text(exc: DBAPIError) -> bool:

@@ -9,11 +9,9 @@ point query on SQLite itself, so on a busy 2-core machine the handoffs, not SQLi
 This adapter runs a statement — cursor, execute, fetch, close — directly on the calling thread. What can wait goes
 to the worker thread, so the event loop never sleeps in SQLite's busy handler or in the disk:
 
-- `BEGIN IMMEDIATE` never sleeps in SQLite's busy handler: it is tried on the loop with no busy wait (nearly always
-  free: the engine's single write connection serialises this process's writers). While another process
-  (`foureyes worker`, a second server process) holds the lock, the try is repeated on the loop every
-  BEGIN_RETRY_SECONDS until busy_timeout, and other requests run in between. SQLite's own handler would sleep on
-  a thread for up to 100 ms between tries, long after the lock was freed;
+- `BEGIN IMMEDIATE` when the write lock is taken: it is first tried on the loop with no busy wait (nearly always
+  free: the engine's single write connection serialises this process's writers), and only if another process
+  (`foureyes worker`, a second server process) holds the lock is it sent to the worker to wait up to busy_timeout;
 - `PRAGMA`s (run when a connection opens; switching to WAL takes a lock);
 - `executemany` of more than BULK_ROWS rows (imports); a few rows (a timeline's entries) stay on the loop;
 - statements marked as long reads (`core.dialect.long_read`: a COUNT or OFFSET walk over a filtered list), so
@@ -33,10 +31,8 @@ Use the URL scheme `sqlite+foureyes_aiosqlite://` (registered on import; `Databa
 
 from __future__ import annotations
 
-import asyncio
 import collections
 import sqlite3
-import time
 from typing import Any
 
 from sqlalchemy.dialects import registry
@@ -57,7 +53,6 @@ BULK_ROWS = 50
 # stays near SQLite's own automatic threshold (1000 pages) without a checkpoint inside any request's COMMIT.
 CHECKPOINT_EVERY = 100
 BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
-BEGIN_RETRY_SECONDS = (0.0005, 0.001, 0.002)  # then every 2 ms: a write transaction here lasts ~1 ms
 SQLITE_BUSY = 5
 
 log = get_logger("foureyes.core.sqlite_driver")
@@ -69,28 +64,18 @@ def may_wait(operation: str) -> bool:
     return head.startswith(("BEGIN IMMEDIATE", "BEGIN EXCLUSIVE", "PRAGMA"))
 
 
-def _begin_without_waiting(conn: sqlite3.Connection, busy_timeout_ms: int, *, last_try: bool = False) -> bool:
-    """`BEGIN IMMEDIATE` if the write lock is free at once (True); False, with no transaction, if it is held —
-    or, on the `last_try`, SQLite's own "database is locked" error (which the API answers as a 503)."""
+def _begin_without_waiting(conn: sqlite3.Connection, busy_timeout_ms: int) -> bool:
+    """`BEGIN IMMEDIATE` if the write lock is free at once (True); False, with no transaction, if it is held."""
     conn.execute("PRAGMA busy_timeout=0")
     try:
         conn.execute(BEGIN_IMMEDIATE)
         return True
     except sqlite3.OperationalError as error:
-        if not last_try and getattr(error, "sqlite_errorcode", 0) & 0xFF == SQLITE_BUSY:
+        if getattr(error, "sqlite_errorcode", 0) & 0xFF == SQLITE_BUSY:
             return False
         raise
     finally:
         conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
-
-
-async def _begin_immediate(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
-    """`BEGIN IMMEDIATE`, waiting for another process's write lock on the event loop (module docstring)."""
-    deadline = time.monotonic() + busy_timeout_ms / 1000
-    attempt = 0
-    while not _begin_without_waiting(conn, busy_timeout_ms, last_try=time.monotonic() >= deadline):
-        await asyncio.sleep(BEGIN_RETRY_SECONDS[min(attempt, len(BEGIN_RETRY_SECONDS) - 1)])
-        attempt += 1
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:
@@ -155,8 +140,7 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
         async with self._adapt_connection._execute_mutex:
             conn = self._connection._conn  # raises ValueError once closed, like any aiosqlite call
             adapt: InlineConnection = self._adapt_connection  # type: ignore[assignment]
-            if operation == BEGIN_IMMEDIATE and adapt.writer:
-                await _begin_immediate(conn, adapt.busy_timeout_ms)
+            if operation == BEGIN_IMMEDIATE and adapt.writer and _begin_without_waiting(conn, adapt.busy_timeout_ms):
                 description, rows, rowcount, lastrowid = None, [], -1, None
             elif self.long_read or (many and len(parameters) > BULK_ROWS) or may_wait(operation):
                 description, rows, rowcount, lastrowid = await self._connection._execute(

@@ -168,3 +168,30 @@ async def test_a_write_through_a_read_transaction_is_refused(db: Database) -> No
     assert "attempt to write a readonly database" in str(refused.value.__cause__)
     async with db.read() as s:
         assert (await s.execute(text("SELECT COUNT(*) FROM t"))).scalar_one() == 0
+
+
+async def test_a_failed_checkpoint_leaves_the_commit_standing_and_is_retried(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from foureyes.core import sqlite_driver
+
+    async with db.write() as s:
+        await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+    attempts: list[int] = []
+
+    def failing_checkpoint(_conn: sqlite3.Connection) -> None:
+        attempts.append(1)
+        raise sqlite3.OperationalError("disk I/O error")
+
+    monkeypatch.setattr(sqlite_driver, "_checkpoint", failing_checkpoint)
+    for i in range(CHECKPOINT_EVERY + 1):  # with the CREATE: CHECKPOINT_EVERY + 2 commits
+        async with db.write() as s:  # no error reaches the writer: its COMMIT had already succeeded
+            await s.execute(text("INSERT INTO t (id) VALUES (:i)"), {"i": i})
+    assert len(attempts) == 3  # due at the 100th commit, and tried again after each commit while it fails
+    monkeypatch.undo()
+    async with db.write() as s:
+        await s.execute(text("INSERT INTO t (id) VALUES (-1)"))
+        writer = (await (await s.connection()).get_raw_connection()).dbapi_connection
+    assert writer.commits_since_checkpoint == 0  # this time it ran, and the count starts again
+    async with db.read() as s:
+        assert (await s.execute(text("SELECT COUNT(*) FROM t"))).scalar_one() == CHECKPOINT_EVERY + 2

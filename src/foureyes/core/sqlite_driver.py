@@ -140,16 +140,16 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
         async with self._adapt_connection._execute_mutex:
             conn = self._connection._conn  # raises ValueError once closed, like any aiosqlite call
             adapt: InlineConnection = self._adapt_connection  # type: ignore[assignment]
+            bulk = many and len(parameters) > BULK_ROWS
             if operation == BEGIN_IMMEDIATE and adapt.writer and _begin_without_waiting(conn, adapt.busy_timeout_ms):
                 description, rows, rowcount, lastrowid = None, [], -1, None
-            elif self.long_read or (many and len(parameters) > BULK_ROWS) or may_wait(operation):
+            elif self.long_read or bulk or may_wait(operation):
                 description, rows, rowcount, lastrowid = await self._connection._execute(
                     _run, conn, operation, parameters, many
                 )
             else:
                 description, rows, rowcount, lastrowid = _run(conn, operation, parameters, many)
-            if many and len(parameters) > BULK_ROWS:
-                adapt.bulk_written = True
+            adapt.bulk_written = adapt.bulk_written or bulk
         self._description, self._rowcount, self._lastrowid = description, rowcount, lastrowid
         self._rows = collections.deque(rows)
 
@@ -204,10 +204,9 @@ class InlineConnection(AsyncAdapt_aiosqlite_connection):
     def checkpoint(self) -> None:
         """A passive WAL checkpoint on the worker thread. The commit before it stands whatever happens here:
         a failed checkpoint (disk full) is logged and retried after the next commit."""
-        self.bulk_written = False
         try:
             await_(self._connection._execute(_checkpoint, self._connection._conn))
-            self.commits_since_checkpoint = 0
+            self.commits_since_checkpoint, self.bulk_written = 0, False
         except Exception as error:
             log.warning("wal_checkpoint_failed", error=str(error))
 

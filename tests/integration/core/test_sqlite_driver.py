@@ -193,5 +193,17 @@ async def test_a_failed_checkpoint_leaves_the_commit_standing_and_is_retried(
         await s.execute(text("INSERT INTO t (id) VALUES (-1)"))
         writer = (await (await s.connection()).get_raw_connection()).dbapi_connection
     assert writer.commits_since_checkpoint == 0  # this time it ran, and the count starts again
+    # A checkpoint owed to a bulk batch (well before the 100th commit) is retried after the next commit too.
+    attempts.clear()
+    monkeypatch.setattr(sqlite_driver, "_checkpoint", failing_checkpoint)
+    async with db.write() as s:
+        await s.execute(text("DELETE FROM t WHERE id = :i"), [{"i": -i} for i in range(2, BULK_ROWS + 3)])
+    async with db.write() as s:
+        await s.execute(text("INSERT INTO t (id) VALUES (-2)"))
+    assert len(attempts) == 2 and writer.bulk_written
+    monkeypatch.undo()
+    async with db.write() as s:
+        await s.execute(text("DELETE FROM t WHERE id = -2"))
+    assert not writer.bulk_written and writer.commits_since_checkpoint == 0
     async with db.read() as s:
         assert (await s.execute(text("SELECT COUNT(*) FROM t"))).scalar_one() == CHECKPOINT_EVERY + 2

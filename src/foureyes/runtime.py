@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 from foureyes.core.context import AppContext
+from foureyes.core.heap import freeze_startup_objects
 from foureyes.core.logging import configure_logging, get_logger
 from foureyes.core.settings import Settings
 
@@ -18,8 +19,14 @@ Loop = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
 
 
 def background_hooks(worker: bool) -> list[Hook]:
-    """Hooks for create_app: the in-process worker when asked for."""
-    return [start_worker] if worker else []
+    """Hooks for a server process's create_app: the in-process worker when asked for, then the heap freeze."""
+    return [start_worker, freeze_heap] if worker else [freeze_heap]
+
+
+async def freeze_heap(_ctx: AppContext) -> None:
+    """Last start-up step of a long-running process: what exists now lives as long as the process, so full
+    garbage collections need not walk it again (core/heap.py)."""
+    log.info("start-up objects frozen", objects=freeze_startup_objects())
 
 
 async def start_worker(ctx: AppContext) -> Stopper | None:
@@ -60,6 +67,7 @@ async def run_worker_forever(settings: Settings) -> None:
     if settings.worker_metrics_port:
         _serve_metrics(ctx, settings.host, settings.worker_metrics_port)
     stopper = await start_worker(ctx)
+    await freeze_heap(ctx)
     done = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

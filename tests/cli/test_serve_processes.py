@@ -66,6 +66,7 @@ async def test_two_processes_share_the_port_and_stop_on_sigterm(
     text = log.read_text()
     assert code in (0, -signal.SIGTERM), text[-2000:]
     assert text.count("Application shutdown complete") >= 2, text[-2000:]
+    assert text.count("start-up objects frozen") == 2, text[-2000:]  # each server process, once (core/heap.py)
     # The parent joins its servers before it exits; the resource tracker leaves on its own once the parent's
     # pipe closes, a moment later, so it gets a few seconds.
     assert not any(_alive(pid) for pid in servers)

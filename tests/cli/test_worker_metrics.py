@@ -32,3 +32,6 @@ def test_worker_serves_metrics_on_the_configured_port(settings: Settings, tmp_pa
             assert "foureyes_executions_total" in (_metrics(url) or "")
         finally:
             assert stop(proc) == 0, log.read_text()[-2000:]
+    # Its start-up objects were frozen once its loops ran (core/heap.py): full collections skip them.
+    frozen = [line for line in log.read_text().splitlines() if "start-up objects frozen" in line]
+    assert len(frozen) == 1 and int(frozen[0].split("objects=")[1].split()[0]) > 10_000, log.read_text()[-2000:]

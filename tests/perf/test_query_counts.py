@@ -7,6 +7,7 @@ or a handful of round trips per call, fails here.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -268,6 +269,25 @@ async def test_repeated_basic_client_verifies_argon2_once(
     wrong = {**h, "Authorization": "Basic " + __import__("base64").b64encode(b"checker:nope").decode()}
     assert (await client.get(f"{WF}/requests", headers=wrong)).status_code == 401
     assert len(calls) == 2, "a wrong password must still be verified"
+
+
+async def test_concurrent_requests_of_a_client_share_one_argon2_verification(
+    client: httpx.AsyncClient, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When a busy client's cached verification runs out, the requests arriving meanwhile wait for one Argon2
+    run instead of each queueing its own (docs/performance.md, "Latency against offered load")."""
+    calls: list[str] = []
+    original = security.verify_secret
+
+    def counting(secret: str, stored: str) -> bool:
+        calls.append(secret)
+        return original(secret, stored)
+
+    monkeypatch.setattr(security, "verify_secret", counting)
+    h = world["tenant"].headers("checker")
+    answers = await asyncio.gather(*(client.get(f"{WF}/requests", headers=h) for _ in range(12)))
+    assert [a.status_code for a in answers] == [200] * 12, answers[0].text
+    assert len(calls) == 1, f"Argon2 ran {len(calls)} times for 12 concurrent requests of one client"
 
 
 async def test_a_repeated_caller_pays_no_authentication_sql(

@@ -73,7 +73,8 @@ async def hash_password_async(password: str) -> str:
 
 
 class VerificationCache:
-    """Remembers recent successful Basic verifications, keyed by an HMAC of the header.
+    """Remembers recent successful Basic verifications, keyed by an HMAC of the header, and runs one Argon2
+    verification for all concurrent callers presenting the same header.
 
     The value is the stored hash at verification time, so changing the password invalidates the entry.
     """
@@ -83,6 +84,37 @@ class VerificationCache:
         self._ttl = ttl_seconds
         self._max = max_entries
         self._entries: dict[bytes, tuple[float, str]] = {}
+        self._running: dict[tuple[bytes, str], asyncio.Future[bool]] = {}
+
+    async def verify(self, header: str, secret: str, stored_hash: str) -> bool:
+        """Argon2-verify `secret` (from `header`) against `stored_hash`, remembering a success for the TTL.
+
+        Concurrent callers with the same header and hash share one verification. Without this, every request
+        that arrived while a busy client's entry was being renewed ran its own Argon2 (64 MiB and ~0.1 s of a
+        core each, two at a time): at 20 workflows/s the queue of verifications took the server past its
+        capacity for seconds every TTL (docs/performance.md, "Latency against offered load"). The shared
+        verification runs as its own task, so a caller that gives up does not cancel it for the others.
+        """
+        if self.hit(header, stored_hash):
+            return True  # a concurrent caller's verification finished after this caller looked
+        key = (self._digest(header), stored_hash)
+        running = self._running.get(key)
+        if running is None or running.get_loop() is not asyncio.get_running_loop():
+            running = asyncio.ensure_future(self._verify_and_remember(header, secret, stored_hash))
+            self._running[key] = running
+            running.add_done_callback(lambda done: self._forget_running(key, done))
+        return await asyncio.shield(running)
+
+    async def _verify_and_remember(self, header: str, secret: str, stored_hash: str) -> bool:
+        # Remembered before the shared future completes, so no caller sees it gone and the entry missing.
+        ok = await verify_secret_async(secret, stored_hash)
+        if ok:
+            self.remember(header, stored_hash)
+        return ok
+
+    def _forget_running(self, key: tuple[bytes, str], done: asyncio.Future[bool]) -> None:
+        if self._running.get(key) is done:
+            del self._running[key]
 
     def _digest(self, header: str) -> bytes:
         return hmac.new(self._key, header.encode(), hashlib.sha256).digest()

@@ -101,11 +101,11 @@ class Authenticator:
             return principal
         # Unknown and inactive users pay one Argon2 verification too, so timing does not reveal which names exist.
         stored = user.password_hash if user is not None and user.active else await self._decoy_hash()
-        ok = await verify_secret_async(secret, stored) and user is not None and user.active
+        # One Argon2 run for all concurrent requests with this header; a success is remembered for the TTL.
+        ok = await self.cache.verify(header, secret, stored) and user is not None and user.active
         if not ok or user is None:
             await self._note_failure(username)
             raise Unauthorized("Invalid username or password")
-        self.cache.remember(header, user.password_hash)
         if throttle and throttle.failures:
             await self._clear_failures(username)
         async with self.db.read() as s:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import time
 
@@ -87,3 +88,59 @@ def test_cache_is_bounded() -> None:
         cache.remember(f"Basic {i}", "h")
     assert len(cache._entries) <= 3
     assert cache.hit("Basic 9", "h")
+
+
+@pytest.fixture
+def argon2_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every Argon2 verification the pool runs, by the secret it was given."""
+    calls: list[str] = []
+    original = security.verify_secret
+
+    def counting(secret: str, stored: str) -> bool:
+        calls.append(secret)
+        return original(secret, stored)
+
+    monkeypatch.setattr(security, "verify_secret", counting)
+    return calls
+
+
+async def test_concurrent_callers_with_one_header_share_one_verification(argon2_calls: list[str]) -> None:
+    cache, stored = VerificationCache(b"k", ttl_seconds=60), hash_password("pw")
+    results = await asyncio.gather(*(cache.verify("Basic abc", "pw", stored) for _ in range(12)))
+    assert results == [True] * 12
+    assert argon2_calls == ["pw"]
+    assert cache.hit("Basic abc", stored)
+    assert await cache.verify("Basic abc", "pw", stored)  # a late caller is answered from memory
+    assert argon2_calls == ["pw"]
+
+
+async def test_a_shared_failure_fails_everyone_and_is_not_remembered(argon2_calls: list[str]) -> None:
+    cache, stored = VerificationCache(b"k", ttl_seconds=60), hash_password("pw")
+    assert await asyncio.gather(*(cache.verify("Basic bad", "nope", stored) for _ in range(5))) == [False] * 5
+    assert argon2_calls == ["nope"]
+    assert not cache.hit("Basic bad", stored)
+    assert not await cache.verify("Basic bad", "nope", stored)  # the next attempt is verified afresh
+    assert argon2_calls == ["nope", "nope"]
+
+
+async def test_different_headers_or_hashes_are_verified_separately(argon2_calls: list[str]) -> None:
+    cache, stored, other = VerificationCache(b"k", ttl_seconds=60), hash_password("pw"), hash_password("pw")
+    results = await asyncio.gather(
+        cache.verify("Basic one", "pw", stored),
+        cache.verify("Basic two", "pw", stored),
+        cache.verify("Basic one", "pw", other),
+    )
+    assert results == [True, True, True]
+    assert len(argon2_calls) == 3
+
+
+async def test_a_caller_that_gives_up_does_not_cancel_the_shared_verification(argon2_calls: list[str]) -> None:
+    cache, stored = VerificationCache(b"k", ttl_seconds=60), hash_password("pw")
+    first = asyncio.ensure_future(cache.verify("Basic abc", "pw", stored))
+    await asyncio.sleep(0)  # the first caller has started the verification
+    second = asyncio.ensure_future(cache.verify("Basic abc", "pw", stored))
+    await asyncio.sleep(0)
+    first.cancel()
+    assert await second
+    assert first.cancelled()
+    assert argon2_calls == ["pw"]

@@ -90,6 +90,7 @@ class Authenticator:
                 raise Unauthorized("Too many failed attempts; this account is locked for a few minutes")
             if user is not None and user.active and self.cache.hit(header, user.password_hash):
                 principal = await self._user_principal(repo, user, via="basic")
+                self.cache.renew_if_ending(header, secret, user.password_hash)
                 cached = True
             else:
                 cached = False

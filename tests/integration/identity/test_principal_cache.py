@@ -3,6 +3,7 @@ process apply at once (grants, passwords, deactivation, lock-out); changes it ca
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import httpx
@@ -11,6 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text, update
 
 from foureyes.app import create_app
+from foureyes.core import security
 from foureyes.core.context import AppContext
 from foureyes.core.settings import Settings
 from foureyes.identity.auth import OAUTH_AUDIENCE, UI_AUDIENCE
@@ -284,3 +286,32 @@ async def test_entries_never_cross_orgs(
     their_ui = {UI: ctx.tokens.issue(subject=f"user:{their_checker}", org_id=200, audience=UI_AUDIENCE, ttl_seconds=60)}
     assert (await client.get("/_probe/whoami", headers=their_ui)).json()["org"] == 200
     assert_error(await client.get("/_probe/whoami", headers={**ours, **their_ui}), 401, 2013)
+
+
+async def test_a_busy_clients_password_check_is_renewed_off_the_request_path(
+    ctx: AppContext, client: httpx.AsyncClient, tenant: Tenant, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client that keeps calling never waits for Argon2 once verified: in the last quarter of the cached
+    verification's life a request renews it in the background (core/security.py VerificationCache)."""
+    calls: list[str] = []
+    original = security.verify_secret
+
+    def counting(secret: str, stored: str) -> bool:
+        calls.append(secret)
+        return original(secret, stored)
+
+    monkeypatch.setattr(security, "verify_secret", counting)
+    ctx.auth.cache.clock = clock
+    headers, ttl = basic("maker@demo.test"), ctx.settings.basic_auth_cache_seconds
+    assert (await client.get("/_probe/whoami", headers=headers)).status_code == 200
+    assert len(calls) == 1
+    clock.now += ttl * 0.8  # past the principal cache, in the verification's last quarter
+    assert (await client.get("/_probe/whoami", headers=headers)).status_code == 200
+    for _ in range(500):  # the renewal runs in the Argon2 pool, after the answer
+        if len(calls) == 2 and not ctx.auth.cache._running:
+            break
+        await asyncio.sleep(0.01)
+    assert len(calls) == 2, "no renewal in the background"
+    clock.now += ttl * 0.3  # the first verification has run out; the renewed one holds
+    assert (await client.get("/_probe/whoami", headers=headers)).status_code == 200
+    assert len(calls) == 2

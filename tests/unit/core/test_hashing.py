@@ -144,3 +144,49 @@ async def test_a_caller_that_gives_up_does_not_cancel_the_shared_verification(ar
     assert await second
     assert first.cancelled()
     assert argon2_calls == ["pw"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def _settled(cache: VerificationCache) -> None:
+    """Let a background renewal finish (it runs in the Argon2 pool)."""
+    for _ in range(500):
+        if not cache._running:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the renewal did not finish")
+
+
+async def test_a_hit_in_the_last_quarter_renews_in_the_background(argon2_calls: list[str]) -> None:
+    clock = Clock()
+    cache, stored = VerificationCache(b"k", ttl_seconds=60, clock=clock), hash_password("pw")
+    assert await cache.verify("Basic abc", "pw", stored)
+    clock.now += 44  # 16 s left: not yet
+    assert cache.hit("Basic abc", stored)
+    cache.renew_if_ending("Basic abc", "pw", stored)
+    await _settled(cache)
+    assert argon2_calls == ["pw"]
+    clock.now += 2  # 14 s left
+    cache.renew_if_ending("Basic abc", "pw", stored)
+    cache.renew_if_ending("Basic abc", "pw", stored)  # one renewal at a time
+    await _settled(cache)
+    assert argon2_calls == ["pw", "pw"]
+    clock.now += 50  # past the first entry's end, inside the renewed one's
+    assert cache.hit("Basic abc", stored)
+
+
+async def test_an_entry_nobody_uses_runs_out(argon2_calls: list[str]) -> None:
+    clock = Clock()
+    cache, stored = VerificationCache(b"k", ttl_seconds=60, clock=clock), hash_password("pw")
+    assert await cache.verify("Basic abc", "pw", stored)
+    clock.now += 60
+    assert not cache.hit("Basic abc", stored)
+    cache.renew_if_ending("Basic abc", "pw", stored)  # an expired entry is verified on the request, not here
+    assert not cache._running
+    assert argon2_calls == ["pw"]

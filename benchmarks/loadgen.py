@@ -1,6 +1,7 @@
 """Load generators run from the benchmark's own process (never the server's): async httpx or wrk.
 
-`closed_loop` keeps `concurrency` operations in flight for `duration` seconds and times each; `wrk_post`
+`closed_loop` keeps `concurrency` operations in flight for `duration` seconds and times each; `open_loop` starts
+operations at a given rate whether or not earlier ones have finished (latency at an offered load); `wrk_post`
 drives one POST with wrk (C, far cheaper per request than a Python client, so it can saturate the server).
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import random
 import re
 import shutil
 import subprocess
@@ -29,7 +31,10 @@ Operation = Callable[[httpx.AsyncClient, int, int], Awaitable[Any]]
 class LoadResult:
     ok: int = 0
     errors: int = 0
+    shed: int = 0  # open loop: arrivals not started because `max_in_flight` operations were still running
     elapsed: float = 0.0
+    start_lag_ms: list[float] = field(default_factory=list)  # open loop: how late each arrival was started
+    in_flight_at_end: int = 0  # open loop: operations still running when the arrival window closed
     latencies_ms: list[float] = field(default_factory=list)
     error_samples: list[str] = field(default_factory=list)
 
@@ -56,6 +61,19 @@ def client(base_url: str, concurrency: int) -> httpx.AsyncClient:
     return httpx.AsyncClient(base_url=base_url, limits=limits, timeout=60.0, trust_env=False)
 
 
+async def _timed(result: LoadResult, op: Operation, http: httpx.AsyncClient, worker: int, seq: int) -> None:
+    t0 = time.perf_counter()
+    try:
+        await op(http, worker, seq)
+    except Exception as exc:  # an error is a figure, not a crash
+        result.errors += 1
+        if len(result.error_samples) < 5:
+            result.error_samples.append(f"{type(exc).__name__}: {str(exc)[:300]}")
+    else:
+        result.ok += 1
+        result.latencies_ms.append((time.perf_counter() - t0) * 1000)
+
+
 async def closed_loop(base_url: str, concurrency: int, duration: float, op: Operation) -> LoadResult:
     """`concurrency` workers each run `op(client, worker, seq)` back to back until `duration` has passed."""
     result = LoadResult()
@@ -66,20 +84,46 @@ async def closed_loop(base_url: str, concurrency: int, duration: float, op: Oper
         async def worker(w: int) -> None:
             seq = 0
             while time.perf_counter() < deadline:
-                t0 = time.perf_counter()
-                try:
-                    await op(http, w, seq)
-                except Exception as exc:  # an error is a figure, not a crash
-                    result.errors += 1
-                    if len(result.error_samples) < 5:
-                        result.error_samples.append(f"{type(exc).__name__}: {str(exc)[:300]}")
-                else:
-                    result.ok += 1
-                    result.latencies_ms.append((time.perf_counter() - t0) * 1000)
+                await _timed(result, op, http, w, seq)
                 seq += 1
 
         await asyncio.gather(*(worker(w) for w in range(concurrency)))
         result.elapsed = time.perf_counter() - start
+    return result
+
+
+async def open_loop(
+    base_url: str, rate: float, duration: float, op: Operation, max_in_flight: int = 256, seed: int = 7
+) -> LoadResult:
+    """Start `op(client, n, 0)` at Poisson arrivals of `rate` per second for `duration` seconds, whether or not
+    earlier operations have finished: a closed loop measures latency at whatever load its clients make, this one
+    at a chosen offered load. An arrival that finds `max_in_flight` operations running is shed (counted, not
+    started): the server is past its capacity. Returns after every started operation has finished; `elapsed`
+    is the arrival window."""
+    result = LoadResult()
+    arrivals = random.Random(seed)
+    running: set[asyncio.Task[None]] = set()
+    async with client(base_url, max_in_flight) as http:
+        start = time.perf_counter()
+        due, n = start, 0
+        while True:
+            due += arrivals.expovariate(rate)
+            if due - start >= duration:
+                break
+            wait = due - time.perf_counter()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            if len(running) >= max_in_flight:
+                result.shed += 1
+                continue
+            result.start_lag_ms.append(max(0.0, time.perf_counter() - due) * 1000)
+            task = asyncio.create_task(_timed(result, op, http, n, 0))
+            running.add(task)
+            task.add_done_callback(running.discard)
+            n += 1
+        result.elapsed = time.perf_counter() - start
+        result.in_flight_at_end = len(running)
+        await asyncio.gather(*running)
     return result
 
 

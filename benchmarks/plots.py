@@ -68,11 +68,39 @@ def list_curve(results: list[Path], png: Path) -> Path:
     return png
 
 
+def latency_plot(results: list[Path], png: Path) -> Path:
+    """Approval → `approved` p50 and p99 against the offered workflow rate, one colour per store."""
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for result in results:
+        data = json.loads(result.read_text())
+        steps = data["figures"]["steps"]
+        xs = [s["offered_per_second"] for s in steps]
+        line = ax.plot(xs, [s["approval_p99_ms"] for s in steps], marker="o", label=f"{data['store']} p99")
+        ax.plot(xs, [s["approval_p50_ms"] for s in steps], "--", marker=".", color=line[0].get_color(),
+                label=f"{data['store']} p50")  # fmt: skip
+    ax.axhline(50, color="red", linestyle=":", linewidth=1.2, label="target p99 50 ms")
+    ax.set_yscale("log")
+    ax.yaxis.set_major_formatter(matplotlib.ticker.ScalarFormatter())
+    ax.set_xlabel("offered end-to-end workflows per second (Poisson arrivals)")
+    ax.set_ylabel("approval → approved (ms)")
+    ax.set_title("Approval latency against offered load (one server process)")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
+
+
 def main() -> None:
     for store in ("sqlite", "postgresql"):
         e2e = RESULTS / f"e2e-{store}.json"
         if e2e.exists():
             print(rss_plot(e2e, PERF / f"e2e-rss-{store}.png"))
+    latencies = sorted(RESULTS.glob("latency-*.json"))
+    if latencies:
+        print(latency_plot(latencies, PERF / "approval-latency-vs-load.png"))
     lists = sorted(RESULTS.glob("list-*.json"))
     if lists:
         print(list_curve(lists, PERF / "list-cost-curve.png"))

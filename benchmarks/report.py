@@ -86,6 +86,34 @@ def e2e_table() -> list[str]:
     return ["#### (b) End-to-end workflows", "", *lines, ""]
 
 
+def latency_table() -> list[str]:
+    runs = _load("latency")
+    if not runs:
+        return []
+    lines = [
+        "| store | offered/s | finished/s | approval→approved p50 / p95 / p99 ms | server CPU (cores) | saturated "
+        "| p99 < 50 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    notes = []
+    for store, d in runs.items():
+        f = d["figures"]
+        for step in f["steps"]:
+            lines.append(
+                f"| {store} | {step['offered_per_second']:g} | {step['achieved_per_second']} "
+                f"| {step['approval_p50_ms']} / {step['approval_p95_ms']} / {step['approval_p99_ms']} "
+                f"| {step['server_cpu_share']} | {'yes' if step['saturated'] else 'no'} "
+                f"| {_met(step['approval_p99_ms'] < 50 and not step['saturated'])} |"
+            )
+        best = f["highest_offered_rate_with_p99_under_50ms"]
+        notes.append(
+            f"{store}: p99 under 50 ms up to {best if best is not None else 'no step'} workflows/s offered, "
+            f"{f['workflows']} workflows, {f['errors']} errors, exactly one earn each: "
+            f"{'yes' if f['exactly_one_earn_each'] else 'NO'}; {d['params']['duration']:g} s a step; {_conditions(d)}"
+        )
+    return ["#### (b') Approval latency against offered load (open loop)", "", *lines, "", "; ".join(notes) + ".", ""]
+
+
 def list_table() -> list[str]:
     runs = _load("list")
     if not runs:
@@ -133,7 +161,7 @@ def badges_table() -> list[str]:
 
 
 def render() -> str:
-    parts = create_table() + e2e_table() + list_table() + badges_table()
+    parts = create_table() + e2e_table() + latency_table() + list_table() + badges_table()
     return "\n".join(parts) if parts else "_No results yet._\n"
 
 

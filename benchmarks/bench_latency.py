@@ -17,6 +17,7 @@ have exactly one earned badge.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -29,6 +30,7 @@ from benchmarks.common import (
     cpu_seconds,
     create_badge,
     percentile,
+    profiling,
     route_earn_badge_to,
     run,
     running_server,
@@ -70,9 +72,10 @@ def main() -> None:
     parser = arguments(__doc__ or "", duration=30.0)
     parser.add_argument("--rates", default="5,10,20,30,40,50", help="offered workflows/s, one step each")
     parser.add_argument("--plot", action="store_true", help="write docs/perf/approval-latency-vs-load.png")
+    parser.add_argument("--profile", type=Path, default=None, help="py-spy collapsed stacks of the steps")
     args = parser.parse_args()
     rates = [float(r) for r in args.rates.split(",")]
-    report = Report("latency", args.store, vars(args) | {"out": str(args.out)})
+    report = Report("latency", args.store, vars(args) | {"out": str(args.out), "profile": str(args.profile)})
     steps: list[dict[str, Any]] = []
     finished = errors = 0
     with scratch_store(args.store) as store:
@@ -86,16 +89,17 @@ def main() -> None:
             route_earn_badge_to(http, server.base_url)
             workflow = Workflow(badge)
             finished += run(closed_loop(server.base_url, 2, 2.0, workflow)).ok  # warm-up
-            for rate in rates:
-                workflow.reset()
-                cpu_before = cpu_seconds(server.pid)
-                result = run(open_loop(server.base_url, rate, args.duration, workflow))
-                finished, errors = finished + result.ok, errors + result.errors
-                step = step_figures(rate, result, workflow, cpu_seconds(server.pid) - cpu_before)
-                steps.append(step)
-                print({k: v for k, v in step.items() if k != "error_samples"}, flush=True)
-                if step["saturated"]:
-                    break
+            with profiling(server.pid, args.profile):
+                for rate in rates:
+                    workflow.reset()
+                    cpu_before = cpu_seconds(server.pid)
+                    result = run(open_loop(server.base_url, rate, args.duration, workflow))
+                    finished, errors = finished + result.ok, errors + result.errors
+                    step = step_figures(rate, result, workflow, cpu_seconds(server.pid) - cpu_before)
+                    steps.append(step)
+                    print({k: v for k, v in step.items() if k != "error_samples"}, flush=True)
+                    if step["saturated"]:
+                        break
         earns = run(count_earns(store))
     within = [s["offered_per_second"] for s in steps if s["approval_p99_ms"] < TARGET_P99_MS and not s["saturated"]]
     report.figures = {

@@ -123,6 +123,19 @@ def upsert_increment_statement(table: Any, dialect: str, keys: tuple[str, ...], 
     return stmt.on_conflict_do_update(index_elements=list(keys), set_={column: table.c[column] + stmt.excluded[column]})
 
 
+@cache
+def upsert_increments_statement(table: Any, dialect: str, keys: tuple[str, ...], column: str, rows: int) -> Any:
+    """`rows` upserts of `upsert_increment_statement` in one multi-row statement; row i's bind parameters are the
+    column names suffixed `_i`. The rows must name distinct keys (PostgreSQL refuses to update one row twice in
+    one command)."""
+    module: Any = postgresql if dialect == "postgresql" else sqlite
+    names = (*keys, column)
+    stmt = module.insert(table).values(
+        [{name: bindparam(f"{name}_{i}", type_=table.c[name].type) for name in names} for i in range(rows)]
+    )
+    return stmt.on_conflict_do_update(index_elements=list(keys), set_={column: table.c[column] + stmt.excluded[column]})
+
+
 async def upsert_increment(session: AsyncSession, table: Any, keys: dict[str, Any], column: str, delta: int) -> None:
     """INSERT keys with `column` = delta, or add delta to the existing row: one statement on either store."""
     stmt = upsert_increment_statement(table, dialect_name(session), tuple(keys), column)

@@ -22,11 +22,11 @@ from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, Table, bindparam, case, delete, func, select, text, update
+from sqlalchemy import ColumnElement, Select, Table, bindparam, case, delete, func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.audit.service import lock_chain
-from foureyes.core.dialect import day_number_sql, upsert_increment
+from foureyes.core.dialect import day_number_sql, dialect_name, upsert_increment, upsert_increments_statement
 from foureyes.workflows.models import RequestBucket
 
 _EPOCH = datetime(1970, 1, 1)
@@ -58,15 +58,6 @@ async def _serialise_org(session: AsyncSession, org_id: int) -> None:
 # The counters' statements are built once, with bind parameters: building a statement and its cache key costs
 # more Python than running it (see `_seek_statement`), while a reused statement's cache key is memoised.
 _BUCKETS: Table = RequestBucket.__table__  # type: ignore[assignment]  # Core: no ORM rows involved
-_MOVE_OUT = (
-    update(_BUCKETS)
-    .where(
-        _BUCKETS.c.org_id == bindparam("org"),
-        _BUCKETS.c.state == bindparam("from_state"),
-        _BUCKETS.c.bucket == bindparam("day"),
-    )
-    .values(n=_BUCKETS.c.n - 1)
-)
 
 
 async def count_added(session: AsyncSession, org_id: int, state: str, start_time: datetime) -> None:
@@ -76,11 +67,16 @@ async def count_added(session: AsyncSession, org_id: int, state: str, start_time
 
 
 async def count_moved(session: AsyncSession, org_id: int, from_state: str, to_state: str, start_time: datetime) -> None:
+    """One request leaves `from_state` for `to_state` on its start day: both counters in one statement."""
     if from_state == to_state:
         return
     await _serialise_org(session, org_id)
-    await session.execute(_MOVE_OUT, {"org": org_id, "from_state": from_state, "day": bucket_of(start_time)})
-    await count_added(session, org_id, to_state, start_time)
+    day = bucket_of(start_time)
+    await session.execute(
+        upsert_increments_statement(_BUCKETS, dialect_name(session), ("org_id", "state", "bucket"), "n", 2),
+        {"org_id_0": org_id, "state_0": from_state, "bucket_0": day, "n_0": -1}
+        | {"org_id_1": org_id, "state_1": to_state, "bucket_1": day, "n_1": 1},
+    )
 
 
 @cache

@@ -106,9 +106,9 @@ def latency_table() -> list[str]:
                 f"| {_met(step['approval_p99_ms'] < 50 and not step['saturated'])} |"
             )
         best = f["highest_offered_rate_with_p99_under_50ms"]
+        within = f"p99 under 50 ms up to {best:g} workflows/s offered" if best is not None else "no step under 50 ms"
         notes.append(
-            f"{store}: p99 under 50 ms up to {best if best is not None else 'no step'} workflows/s offered, "
-            f"{f['workflows']} workflows, {f['errors']} errors, exactly one earn each: "
+            f"{store}: {within}, {f['workflows']} workflows, {f['errors']} errors, exactly one earn each: "
             f"{'yes' if f['exactly_one_earn_each'] else 'NO'}; {d['params']['duration']:g} s a step; {_conditions(d)}"
         )
     return ["#### (b') Approval latency against offered load (open loop)", "", *lines, "", "; ".join(notes) + ".", ""]

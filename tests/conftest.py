@@ -111,3 +111,19 @@ async def client(app) -> AsyncIterator[httpx.AsyncClient]:  # type: ignore[no-un
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+@pytest.fixture
+def argon2_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The secret of every Argon2 verification run from here on (the pool calls `security.verify_secret`)."""
+    from foureyes.core import security
+
+    calls: list[str] = []
+    real = security.verify_secret
+
+    def counting(secret: str, stored_hash: str) -> bool:
+        calls.append(secret)
+        return real(secret, stored_hash)
+
+    monkeypatch.setattr(security, "verify_secret", counting)
+    return calls

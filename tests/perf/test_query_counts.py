@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 import pytest
 
-from foureyes.core import security
 from foureyes.core.context import AppContext
 from tests.factories import Tenant
 from tests.integration.badges.helpers import B, create_badge, earn_body, setup
@@ -252,16 +251,9 @@ async def test_a_bulk_earn_reads_subscriptions_and_writes_its_audit_rows_and_hea
 
 
 async def test_repeated_basic_client_verifies_argon2_once(
-    client: httpx.AsyncClient, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, world: dict[str, Any], argon2_calls: list[str]
 ) -> None:
-    calls: list[str] = []
-    original = security.verify_secret
-
-    def counting(secret: str, stored: str) -> bool:
-        calls.append(secret)
-        return original(secret, stored)
-
-    monkeypatch.setattr(security, "verify_secret", counting)
+    calls = argon2_calls
     h = world["tenant"].headers("checker")
     for _ in range(20):
         r = await client.get(f"{WF}/requests", headers=h)
@@ -273,18 +265,11 @@ async def test_repeated_basic_client_verifies_argon2_once(
 
 
 async def test_concurrent_requests_of_a_client_share_one_argon2_verification(
-    client: httpx.AsyncClient, world: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+    client: httpx.AsyncClient, world: dict[str, Any], argon2_calls: list[str]
 ) -> None:
     """When a busy client's cached verification runs out, the requests arriving meanwhile wait for one Argon2
     run instead of each queueing its own (docs/performance.md, "Latency against offered load")."""
-    calls: list[str] = []
-    original = security.verify_secret
-
-    def counting(secret: str, stored: str) -> bool:
-        calls.append(secret)
-        return original(secret, stored)
-
-    monkeypatch.setattr(security, "verify_secret", counting)
+    calls = argon2_calls
     h = world["tenant"].headers("checker")
     answers = await asyncio.gather(*(client.get(f"{WF}/requests", headers=h) for _ in range(12)))
     assert [a.status_code for a in answers] == [200] * 12, answers[0].text

@@ -213,19 +213,8 @@ async def test_ui_token_and_credentials_of_different_orgs(
 # --- the Basic verification cache and lock-out ---------------------------------------------------------------
 
 
-async def test_basic_verification_is_cached(
-    client: httpx.AsyncClient, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from foureyes.core import security
-
-    calls: list[str] = []
-    real = security.verify_secret
-
-    def counting(secret: str, stored_hash: str) -> bool:
-        calls.append(secret)
-        return real(secret, stored_hash)
-
-    monkeypatch.setattr(security, "verify_secret", counting)
+async def test_basic_verification_is_cached(client: httpx.AsyncClient, tenant: Tenant, argon2_calls: list[str]) -> None:
+    calls = argon2_calls
     headers = tenant.headers("maker@demo.test")
     assert (await client.get("/_probe/whoami", headers=headers)).status_code == 200
     assert len(calls) == 1

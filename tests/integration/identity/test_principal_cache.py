@@ -12,7 +12,6 @@ from fastapi import FastAPI
 from sqlalchemy import text, update
 
 from foureyes.app import create_app
-from foureyes.core import security
 from foureyes.core.context import AppContext
 from foureyes.core.settings import Settings
 from foureyes.identity.auth import OAUTH_AUDIENCE, UI_AUDIENCE
@@ -289,18 +288,11 @@ async def test_entries_never_cross_orgs(
 
 
 async def test_a_busy_clients_password_check_is_renewed_off_the_request_path(
-    ctx: AppContext, client: httpx.AsyncClient, tenant: Tenant, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+    ctx: AppContext, client: httpx.AsyncClient, tenant: Tenant, clock: FakeClock, argon2_calls: list[str]
 ) -> None:
     """A client that keeps calling never waits for Argon2 once verified: in the last quarter of the cached
     verification's life a request renews it in the background (core/security.py VerificationCache)."""
-    calls: list[str] = []
-    original = security.verify_secret
-
-    def counting(secret: str, stored: str) -> bool:
-        calls.append(secret)
-        return original(secret, stored)
-
-    monkeypatch.setattr(security, "verify_secret", counting)
+    calls = argon2_calls
     ctx.auth.cache.clock = clock
     headers, ttl = basic("maker@demo.test"), ctx.settings.basic_auth_cache_seconds
     assert (await client.get("/_probe/whoami", headers=headers)).status_code == 200

@@ -90,20 +90,6 @@ def test_cache_is_bounded() -> None:
     assert cache.hit("Basic 9", "h")
 
 
-@pytest.fixture
-def argon2_calls(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Every Argon2 verification the pool runs, by the secret it was given."""
-    calls: list[str] = []
-    original = security.verify_secret
-
-    def counting(secret: str, stored: str) -> bool:
-        calls.append(secret)
-        return original(secret, stored)
-
-    monkeypatch.setattr(security, "verify_secret", counting)
-    return calls
-
-
 async def test_concurrent_callers_with_one_header_share_one_verification(argon2_calls: list[str]) -> None:
     cache, stored = VerificationCache(b"k", ttl_seconds=60), hash_password("pw")
     results = await asyncio.gather(*(cache.verify("Basic abc", "pw", stored) for _ in range(12)))

@@ -142,6 +142,17 @@ async def upsert_increment(session: AsyncSession, table: Any, keys: dict[str, An
     await session.execute(stmt, {**keys, column: delta})
 
 
+async def upsert_increments(
+    session: AsyncSession, table: Any, rows: Sequence[tuple[dict[str, Any], int]], column: str
+) -> None:
+    """`upsert_increment` for several (keys, delta) rows with distinct keys, in one statement."""
+    stmt = upsert_increments_statement(table, dialect_name(session), tuple(rows[0][0]), column, len(rows))
+    params = {
+        f"{name}_{i}": value for i, (keys, delta) in enumerate(rows) for name, value in {**keys, column: delta}.items()
+    }
+    await session.execute(stmt, params)
+
+
 # --- list paging: requests counted per UTC day of their start (workflows/counts.py) -------------------------
 def day_number_sql(dialect_name: str, column: str) -> str:
     """SQL for the UTC day of a naive-UTC timestamp column as whole days since 1970-01-01 (negative before).

@@ -26,7 +26,7 @@ from sqlalchemy import ColumnElement, Select, Table, bindparam, case, delete, fu
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.audit.service import lock_chain
-from foureyes.core.dialect import day_number_sql, dialect_name, upsert_increment, upsert_increments_statement
+from foureyes.core.dialect import day_number_sql, upsert_increment, upsert_increments
 from foureyes.workflows.models import RequestBucket
 
 _EPOCH = datetime(1970, 1, 1)
@@ -72,11 +72,11 @@ async def count_moved(session: AsyncSession, org_id: int, from_state: str, to_st
         return
     await _serialise_org(session, org_id)
     day = bucket_of(start_time)
-    await session.execute(
-        upsert_increments_statement(_BUCKETS, dialect_name(session), ("org_id", "state", "bucket"), "n", 2),
-        {"org_id_0": org_id, "state_0": from_state, "bucket_0": day, "n_0": -1}
-        | {"org_id_1": org_id, "state_1": to_state, "bucket_1": day, "n_1": 1},
+    out_of, into = (
+        {"org_id": org_id, "state": from_state, "bucket": day},
+        {"org_id": org_id, "state": to_state, "bucket": day},
     )
+    await upsert_increments(session, _BUCKETS, [(out_of, -1), (into, 1)], "n")
 
 
 @cache

@@ -24,16 +24,12 @@ from benchmarks.common import (
     Store,
     arguments,
     cpu_seconds,
-    create_badge,
     earn_badge_body,
+    earn_badge_server,
     headers,
     profiling,
-    route_earn_badge_to,
     run,
-    running_server,
     scratch_store,
-    seed_tenant,
-    warm_up,
 )
 from benchmarks.loadgen import closed_loop, expect_ok, have_wrk, wrk_post
 from benchmarks.server import BARE_PATH
@@ -81,14 +77,7 @@ def main() -> None:
     args = parser.parse_args()
     report = Report("create", args.store, vars(args) | {"out": str(args.out)})
     with scratch_store(args.store) as store:
-        run(seed_tenant(store, CUSTOMERS))
-        with (
-            running_server(store, processes=args.processes) as server,
-            httpx.Client(base_url=server.base_url, timeout=30) as http,
-        ):
-            warm_up(http)
-            badge = create_badge(http)
-            route_earn_badge_to(http, server.base_url)
+        with earn_badge_server(store, CUSTOMERS, args.processes) as (server, http, badge):
             run_id = uuid.uuid4().hex[:8]
 
             def create_body(worker: int, seq: int) -> dict[str, Any]:

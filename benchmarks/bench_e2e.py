@@ -30,18 +30,14 @@ from benchmarks.common import (
     approve_body,
     arguments,
     cpu_seconds,
-    create_badge,
     earn_badge_body,
+    earn_badge_server,
     headers,
     percentile,
     profiling,
-    route_earn_badge_to,
     rss_kib,
     run,
-    running_server,
     scratch_store,
-    seed_tenant,
-    warm_up,
 )
 from benchmarks.loadgen import closed_loop, expect_ok
 
@@ -63,9 +59,15 @@ class Workflow:
         self.polled = 0
 
     def reset(self) -> None:
-        """Forget what the warm-up measured."""
+        """Forget what was measured so far."""
         self.approval_ms.clear()
         self.polled = 0
+
+    def warm_up(self, base_url: str) -> int:
+        """Two clients for two seconds (imports, pools, caches), then forget the figures; the workflows finished."""
+        finished = run(closed_loop(base_url, 2, 2.0, self)).ok
+        self.reset()
+        return finished
 
     async def __call__(self, client: httpx.AsyncClient, worker: int, seq: int) -> None:
         customer = 1 + (worker * 100003 + seq) % CUSTOMERS
@@ -130,17 +132,9 @@ def main() -> None:
     args = parser.parse_args()
     report = Report("e2e", args.store, vars(args) | {"out": str(args.out), "profile": str(args.profile)})
     with scratch_store(args.store) as store:
-        run(seed_tenant(store, CUSTOMERS))
-        with (
-            running_server(store, processes=args.processes) as server,
-            httpx.Client(base_url=server.base_url, timeout=30) as http,
-        ):
-            warm_up(http)
-            badge = create_badge(http)
-            route_earn_badge_to(http, server.base_url)
+        with earn_badge_server(store, CUSTOMERS, args.processes) as (server, _http, badge):
             workflow = Workflow(badge)
-            run(closed_loop(server.base_url, 2, 2.0, workflow))  # warm-up
-            workflow.reset()
+            workflow.warm_up(server.base_url)
             sampler = Sampler(server.pid, args.rss_every)
             sampler.start()
             with profiling(server.pid, args.profile):

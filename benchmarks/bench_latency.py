@@ -20,25 +20,19 @@ import math
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from benchmarks.bench_e2e import CUSTOMERS, Workflow, count_earns
 from benchmarks.common import (
     ROOT,
     Report,
     arguments,
     cpu_seconds,
-    create_badge,
+    earn_badge_server,
     percentile,
     profiling,
-    route_earn_badge_to,
     run,
-    running_server,
     scratch_store,
-    seed_tenant,
-    warm_up,
 )
-from benchmarks.loadgen import LoadResult, closed_loop, open_loop
+from benchmarks.loadgen import LoadResult, open_loop
 
 TARGET_P99_MS = 50.0
 LATENCY_PNG = "approval-latency-vs-load.png"
@@ -79,16 +73,9 @@ def main() -> None:
     steps: list[dict[str, Any]] = []
     finished = errors = 0
     with scratch_store(args.store) as store:
-        run(seed_tenant(store, CUSTOMERS))
-        with (
-            running_server(store, processes=args.processes) as server,
-            httpx.Client(base_url=server.base_url, timeout=30) as http,
-        ):
-            warm_up(http)
-            badge = create_badge(http)
-            route_earn_badge_to(http, server.base_url)
+        with earn_badge_server(store, CUSTOMERS, args.processes) as (server, _http, badge):
             workflow = Workflow(badge)
-            finished += run(closed_loop(server.base_url, 2, 2.0, workflow)).ok  # warm-up
+            finished += workflow.warm_up(server.base_url)
             with profiling(server.pid, args.profile):
                 for rate in rates:
                     workflow.reset()

@@ -361,6 +361,21 @@ def cpu_seconds(pid: int) -> float:
     return total
 
 
+@contextmanager
+def earn_badge_server(store: Store, customers: int, processes: int = 1) -> Iterator[tuple[Server, httpx.Client, str]]:
+    """The seeded tenant and a warmed-up server with a live EARN badge, EARN-BADGE routed back to the server:
+    (server, a client of it, the badge id)."""
+    run(seed_tenant(store, customers))
+    with (
+        running_server(store, processes=processes) as server,
+        httpx.Client(base_url=server.base_url, timeout=30) as http,
+    ):
+        warm_up(http)
+        badge = create_badge(http)
+        route_earn_badge_to(http, server.base_url)
+        yield server, http, badge
+
+
 # --- facts and results --------------------------------------------------------------------------------------
 def machine() -> dict[str, Any]:
     mem = subprocess.run(["free", "-h"], capture_output=True, text=True).stdout.splitlines()

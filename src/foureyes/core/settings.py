@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     )
     jwt_issuer: str = "foureyes"
     db_pool_size: int = 10
+    db_prepared_statements: bool = Field(
+        default=True,
+        description="PostgreSQL: prepare statements run often on each connection (off for PgBouncer < 1.21).",
+    )
     db_echo: bool = False
     log_json: bool = False
     log_level: str = "INFO"

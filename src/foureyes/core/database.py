@@ -48,7 +48,7 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, echo: bool) -> 
         for pragma in SQLITE_PRAGMAS:
             cursor.execute(pragma)
         if immediate:
-            # Begins on the loop when the lock is free, checkpoints on the worker (sqlite_driver.py).
+            # Begins on the loop when the lock is free; the WAL is checkpointed beside it (sqlite_driver.py).
             dbapi_conn.make_writer(BUSY_TIMEOUT_MS)
         else:
             # Read connections run their statements on the event loop's thread, where a write would wait for

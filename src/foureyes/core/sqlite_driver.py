@@ -17,9 +17,11 @@ to the worker thread, so the event loop never sleeps in SQLite's busy handler or
 - statements marked as long reads (`core.dialect.long_read`: a COUNT or OFFSET walk over a filtered list), so
   the loop serves other requests meanwhile (SQLite releases the GIL while it steps);
 - WAL checkpoints, which write and sync the database file. The write connection (`writer`) turns SQLite's
-  automatic checkpoint off — it would run inside a COMMIT — and runs a passive checkpoint on the worker after
-  every CHECKPOINT_EVERY commits and after any commit that wrote a bulk batch. Its COMMITs then only append
-  to the WAL (no sync with `synchronous=NORMAL`) and run on the loop.
+  automatic checkpoint off — it would run inside a COMMIT — and after every CHECKPOINT_EVERY commits, and after
+  any commit that wrote a bulk batch, starts a passive checkpoint on a connection and thread of its own
+  (`Checkpointer`) without waiting for it: SQLite lets a checkpoint run beside the writer, so no commit and no
+  later transaction waits for one. Its COMMITs then only append to the WAL (no sync with `synchronous=NORMAL`)
+  and run on the loop.
 
 Everything else cannot wait for a lock: in WAL mode readers never block and never block the writer, and a write
 statement runs inside a transaction that already holds the write lock. ROLLBACK only drops the WAL frames.
@@ -33,6 +35,8 @@ from __future__ import annotations
 
 import collections
 import sqlite3
+import threading
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from sqlalchemy.dialects import registry
@@ -79,8 +83,56 @@ def _begin_without_waiting(conn: sqlite3.Connection, busy_timeout_ms: int) -> bo
 
 
 def _checkpoint(conn: sqlite3.Connection) -> None:
-    # PASSIVE never waits for readers: frames still in a reader's snapshot are copied by a later checkpoint.
+    # PASSIVE never waits for readers or the writer: frames still in a reader's snapshot, or appended meanwhile,
+    # are copied by a later checkpoint.
     conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+class Checkpointer:
+    """Passive WAL checkpoints of one database file, one at a time, on a connection and thread of their own.
+
+    The write connection used to run them itself (on aiosqlite's worker, awaited inside its COMMIT): the committing
+    request and every write queued behind it waited 7-18 ms, every CHECKPOINT_EVERY commits. A checkpoint needs no
+    lock the writer holds, so it now runs beside the writer and nobody waits for it.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.failed = False  # the last checkpoint raised: the writer asks for another after its next commit
+        self._conn: sqlite3.Connection | None = None  # opened on the checkpoint thread, on first use
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foureyes-checkpoint")
+        self._running: Future[None] | None = None
+        self._closed = threading.Event()
+
+    def start(self) -> bool:
+        """Start a checkpoint unless one is still running (False: the writer asks again after its next commit)."""
+        if self._closed.is_set() or (self._running is not None and not self._running.done()):
+            return False
+        self._running = self._thread.submit(self._run)
+        return True
+
+    def settle(self) -> None:
+        """Wait for the checkpoint in flight, if any (tests, and closing)."""
+        running = self._running
+        if running is not None:
+            running.exception()  # waits; `_run` has logged any failure
+
+    def close(self) -> None:
+        self._closed.set()
+        self._thread.shutdown(wait=True)  # at most one short checkpoint to finish
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def _run(self) -> None:
+        try:
+            if self._conn is None:
+                self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            _checkpoint(self._conn)
+            self.failed = False
+        except Exception as error:  # the commits before it stand: a failed checkpoint (disk full) is only retried
+            self.failed = True
+            log.warning("wal_checkpoint_failed", error=str(error))
 
 
 def _run(conn: Any, operation: Any, parameters: Any, many: bool) -> tuple[Any, list[Any], int, int | None]:
@@ -167,7 +219,7 @@ class InlineCursor(AsyncAdapt_aiosqlite_cursor):
 
 
 class InlineConnection(AsyncAdapt_aiosqlite_connection):
-    __slots__ = ("writer", "busy_timeout_ms", "commits_since_checkpoint", "bulk_written")
+    __slots__ = ("writer", "busy_timeout_ms", "commits_since_checkpoint", "bulk_written", "checkpoints")
     _cursor_cls = InlineCursor
 
     def __init__(self, dbapi: Any, connection: Any) -> None:
@@ -176,11 +228,17 @@ class InlineConnection(AsyncAdapt_aiosqlite_connection):
         self.busy_timeout_ms = 0
         self.commits_since_checkpoint = 0
         self.bulk_written = False
+        self.checkpoints: Checkpointer | None = None
 
     def make_writer(self, busy_timeout_ms: int) -> None:
-        """This connection takes the write lock: it begins without waiting when it can and checkpoints itself."""
-        self._connection._conn.execute("PRAGMA wal_autocheckpoint=0")
+        """This connection takes the write lock: it begins without waiting when it can and has the WAL
+        checkpointed beside it."""
+        conn: sqlite3.Connection = self._connection._conn
+        conn.execute("PRAGMA wal_autocheckpoint=0")
         self.writer, self.busy_timeout_ms = True, busy_timeout_ms
+        path = next((row[2] for row in conn.execute("PRAGMA database_list") if row[1] == "main"), "")
+        if path:  # an in-memory database has no WAL to checkpoint
+            self.checkpoints = Checkpointer(path)
 
     def rollback(self) -> None:
         if self._connection._connection:
@@ -196,19 +254,17 @@ class InlineConnection(AsyncAdapt_aiosqlite_connection):
             self._connection._conn.commit()
         except Exception as error:
             self._handle_exception(error)
-        if self.writer:
+        checkpoints = self.checkpoints
+        if checkpoints is not None:
             self.commits_since_checkpoint += 1
-            if self.commits_since_checkpoint >= CHECKPOINT_EVERY or self.bulk_written:
-                self.checkpoint()
+            due = self.commits_since_checkpoint >= CHECKPOINT_EVERY or self.bulk_written or checkpoints.failed
+            if due and checkpoints.start():
+                self.commits_since_checkpoint, self.bulk_written = 0, False
 
-    def checkpoint(self) -> None:
-        """A passive WAL checkpoint on the worker thread. The commit before it stands whatever happens here:
-        a failed checkpoint (disk full) is logged and retried after the next commit."""
-        try:
-            await_(self._connection._execute(_checkpoint, self._connection._conn))
-            self.commits_since_checkpoint, self.bulk_written = 0, False
-        except Exception as error:
-            log.warning("wal_checkpoint_failed", error=str(error))
+    def close(self) -> None:
+        if self.checkpoints is not None:
+            self.checkpoints.close()
+        super().close()
 
 
 class InlineDBAPI(AsyncAdapt_aiosqlite_dbapi):

@@ -1,5 +1,5 @@
-"""The SQLite driver: statements on the event loop's thread; lock waits, bulk writes, long reads and WAL checkpoints on
-the worker thread."""
+"""The SQLite driver: statements on the event loop's thread; lock waits, bulk writes and long reads on the worker
+thread; WAL checkpoints beside the writer, on a connection and thread of their own."""
 
 from __future__ import annotations
 
@@ -43,7 +43,43 @@ async def db(tmp_path: Path) -> Any:
     await database.dispose()
 
 
-async def test_statements_run_on_the_loop_thread_and_what_may_wait_on_the_worker(db: Database) -> None:
+class Checkpoints:
+    """Every checkpoint started: the thread that ran it and the connection it ran on."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        from foureyes.core import sqlite_driver
+
+        self.seen: list[tuple[int, sqlite3.Connection]] = []
+        real = sqlite_driver._checkpoint
+
+        def recording(conn: sqlite3.Connection) -> None:
+            self.seen.append((threading.get_ident(), conn))
+            real(conn)
+
+        monkeypatch.setattr(sqlite_driver, "_checkpoint", recording)
+
+
+@pytest.fixture
+def checkpoints(monkeypatch: pytest.MonkeyPatch) -> Checkpoints:
+    return Checkpoints(monkeypatch)
+
+
+async def writer_of(db: Database) -> Any:
+    """The write engine's one DBAPI connection (`InlineConnection`), borrowed without a transaction (no commit)."""
+    async with db.write_engine.connect() as conn:
+        return (await conn.get_raw_connection()).dbapi_connection
+
+
+async def settled(db: Database) -> Any:
+    """The writer, once the checkpoint it started last (if any) has finished."""
+    writer = await writer_of(db)
+    writer.checkpoints.settle()
+    return writer
+
+
+async def test_statements_run_on_the_loop_thread_and_what_may_wait_on_the_worker(
+    db: Database, checkpoints: Checkpoints
+) -> None:
     trace = Trace(db)
     async with db.write() as s:
         await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
@@ -72,23 +108,27 @@ async def test_statements_run_on_the_loop_thread_and_what_may_wait_on_the_worker
     # only append to the WAL now that the writer runs its checkpoints itself.
     assert trace.threads("BEGIN IMMEDIATE") == {loop_thread}
     assert {t for t, sql in trace.seen if sql.upper() == "COMMIT"} == {loop_thread}
-    # The bulk DELETE's commit was followed by a checkpoint, on the worker.
-    checkpoints = {t for t, sql in trace.seen if sql.upper().startswith("PRAGMA WAL_CHECKPOINT")}
-    assert checkpoints and loop_thread not in checkpoints
+    # The bulk DELETE's commit was followed by a checkpoint, off the loop and on neither engine's connections.
+    writer = await settled(db)
+    assert len(checkpoints.seen) == 1 and checkpoints.seen[0][0] != loop_thread
+    assert checkpoints.seen[0][1] is not writer._connection._conn
+    assert not trace.threads("PRAGMA WAL_CHECKPOINT")
     # A read transaction's own BEGIN (deferred: it takes no lock) stays on the loop.
     assert loop_thread in {t for t, sql in trace.seen if sql.upper() == "BEGIN"}
 
 
-async def test_the_writer_checkpoints_the_wal_every_so_many_commits_off_the_loop(db: Database) -> None:
-    trace = Trace(db)
+async def test_the_writer_checkpoints_the_wal_every_so_many_commits_off_the_loop(
+    db: Database, checkpoints: Checkpoints
+) -> None:
     async with db.write() as s:
         await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)"))
     for i in range(2 * CHECKPOINT_EVERY):
         async with db.write() as s:
             await s.execute(text("INSERT INTO t (v) VALUES (:v)"), {"v": "x" * 2000 + str(i)})
+        await settled(db)
     loop_thread = threading.get_ident()
-    checkpoints = [t for t, sql in trace.seen if sql.upper().startswith("PRAGMA WAL_CHECKPOINT")]
-    assert len(checkpoints) == 2 and loop_thread not in checkpoints
+    assert len(checkpoints.seen) == 2 and loop_thread not in {thread for thread, _ in checkpoints.seen}
+    assert checkpoints.seen[0][1] is checkpoints.seen[1][1]  # one checkpoint connection, kept open
     # SQLite's automatic checkpoint is off on the writer, so no COMMIT can run one on the loop.
     raw = sqlite3.connect(db.url.removeprefix("sqlite+aiosqlite:///"))
     try:
@@ -187,23 +227,55 @@ async def test_a_failed_checkpoint_leaves_the_commit_standing_and_is_retried(
     for i in range(CHECKPOINT_EVERY + 1):  # with the CREATE: CHECKPOINT_EVERY + 2 commits
         async with db.write() as s:  # no error reaches the writer: its COMMIT had already succeeded
             await s.execute(text("INSERT INTO t (id) VALUES (:i)"), {"i": i})
+        writer = await settled(db)
     assert len(attempts) == 3  # due at the 100th commit, and tried again after each commit while it fails
+    assert writer.checkpoints.failed
     monkeypatch.undo()
     async with db.write() as s:
         await s.execute(text("INSERT INTO t (id) VALUES (-1)"))
-        writer = (await (await s.connection()).get_raw_connection()).dbapi_connection
-    assert writer.commits_since_checkpoint == 0  # this time it ran, and the count starts again
+    await settled(db)
+    assert not writer.checkpoints.failed and writer.commits_since_checkpoint == 0  # it ran; the count restarts
     # A checkpoint owed to a bulk batch (well before the 100th commit) is retried after the next commit too.
     attempts.clear()
     monkeypatch.setattr(sqlite_driver, "_checkpoint", failing_checkpoint)
     async with db.write() as s:
         await s.execute(text("DELETE FROM t WHERE id = :i"), [{"i": -i} for i in range(2, BULK_ROWS + 3)])
+    await settled(db)
     async with db.write() as s:
         await s.execute(text("INSERT INTO t (id) VALUES (-2)"))
-    assert len(attempts) == 2 and writer.bulk_written
+    await settled(db)
+    assert len(attempts) == 2 and writer.checkpoints.failed
     monkeypatch.undo()
     async with db.write() as s:
         await s.execute(text("DELETE FROM t WHERE id = -2"))
-    assert not writer.bulk_written and writer.commits_since_checkpoint == 0
+    await settled(db)
+    assert not writer.checkpoints.failed and writer.commits_since_checkpoint == 0
     async with db.read() as s:
         assert (await s.execute(text("SELECT COUNT(*) FROM t"))).scalar_one() == CHECKPOINT_EVERY + 2
+
+
+async def test_no_write_waits_for_a_checkpoint_in_progress(db: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from foureyes.core import sqlite_driver
+
+    async with db.write() as s:
+        await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+    started, release = threading.Event(), threading.Event()
+    real = sqlite_driver._checkpoint
+
+    def slow_checkpoint(conn: sqlite3.Connection) -> None:
+        started.set()
+        release.wait(10)  # a checkpoint syncing a large WAL to a slow disk
+        real(conn)
+
+    monkeypatch.setattr(sqlite_driver, "_checkpoint", slow_checkpoint)
+    threading.Timer(5, release.set).start()  # lets a driver that does wait finish, so the test fails, not hangs
+    for i in range(CHECKPOINT_EVERY + 20):  # with the CREATE, the 100th commit starts the checkpoint
+        async with db.write() as s:
+            await s.execute(text("INSERT INTO t (id) VALUES (:i)"), {"i": i})
+        async with db.read() as s:
+            assert (await s.execute(text("SELECT COUNT(*) FROM t"))).scalar_one() == i + 1
+    written_while_checkpointing = started.is_set() and not release.is_set()
+    release.set()
+    writer = await settled(db)
+    assert written_while_checkpointing  # every commit after the 100th, and reads, went on meanwhile
+    assert not writer.checkpoints.failed and writer.commits_since_checkpoint == 21  # commits 101-121

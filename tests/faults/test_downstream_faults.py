@@ -93,20 +93,38 @@ async def test_downstream_hanging_past_the_timeout_is_a_transient_failure_not_a_
         assert row.state == "failed" and "timed out" in (row.failure_reason or "")
 
 
-async def test_downstream_closing_the_connection_is_retried(
+async def test_a_connection_dropped_before_the_answer_is_called_again_at_once(
     ctx: AppContext, client: httpx.AsyncClient, tenant: Tenant
 ) -> None:
+    """A keep-alive connection closed by the downstream as we reuse it: the same call again on a fresh
+    connection, within the same attempt, instead of a retry after the backoff."""
     async with ScriptedServer(Step(action="close"), Step(200)) as server:
         await route_to(client, tenant, server.base_url)
         rid = await raise_request(client, tenant)
         r = await approve(client, tenant, rid)
         assert r.status_code == 200, r.text
-        assert r.json()["data"]["state"] == "IntouchAPITask"
+        assert r.json()["data"]["state"] == "approved"
+        assert len(server.requests) == 2
+        assert {h["idempotency-key"] for _, h, _ in server.requests} == {rid}
         _, job = await job_of(ctx, rid)
-        assert "unreachable" in (job.last_error or "")
+        assert job.status == "done" and job.attempts == 1
+
+
+async def test_downstream_closing_the_connection_again_is_retried_after_the_backoff(
+    ctx: AppContext, client: httpx.AsyncClient, tenant: Tenant
+) -> None:
+    async with ScriptedServer(Step(action="close"), Step(action="close"), Step(200)) as server:
+        await route_to(client, tenant, server.base_url)
+        rid = await raise_request(client, tenant)
+        r = await approve(client, tenant, rid)
+        assert r.status_code == 200, r.text
+        assert r.json()["data"]["state"] == "IntouchAPITask"  # the call and its one immediate repeat both dropped
+        _, job = await job_of(ctx, rid)
+        assert "unreachable" in (job.last_error or "") and job.attempts == 1
         row = await run_until_settled(ctx, rid)
         assert row.state == "approved"
-        assert len(server.requests) == 2
+        assert len(server.requests) == 3
+        assert {h["idempotency-key"] for _, h, _ in server.requests} == {rid}
 
 
 async def test_slow_downstream_within_the_timeout_succeeds_once(

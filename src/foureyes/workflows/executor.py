@@ -36,6 +36,11 @@ from foureyes.workflows.verdict import Verdict, backoff_seconds, judge
 log = get_logger("foureyes.executor")
 MAX_BODY_CHARS = 20_000
 DROPPED_RESPONSE_HEADERS = {"set-cookie", "authorization", "www-authenticate"}
+# The connection failed after the call was sent and before any answer: most often a keep-alive connection the
+# downstream closed (its idle timeout) just as we reused it. The call is made once more at once, on a fresh
+# connection and with the same idempotency key, instead of waiting for a retry's backoff; Go's net/http does the
+# same for requests that carry an Idempotency-Key. Connect errors and timeouts are not among these.
+DROPPED_CONNECTION = (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
 
 
 @dataclass
@@ -152,9 +157,7 @@ class Executor:
         }
         url = row.target_base + payload["path"]
         try:
-            response = await self.ctx.downstream.request(
-                payload["method"], url, params=params, headers=headers, json=payload.get("body")
-            )
+            response = await self._send(payload["method"], url, params, headers, payload.get("body"))
         except httpx.TimeoutException:
             return Attempt(None, {}, None, Verdict("transient", "downstream timed out"))
         except httpx.HTTPError as exc:
@@ -167,6 +170,16 @@ class Executor:
             if name.lower() not in DROPPED_RESPONSE_HEADERS and len(out_headers) < 50:
                 out_headers.setdefault(name, []).append(value)
         return Attempt(response.status_code, out_headers, body, judge(response.status_code, body))
+
+    async def _send(
+        self, method: str, url: str, params: dict[str, str], headers: dict[str, str], body: Any
+    ) -> httpx.Response:
+        """The call, made once more at once if the connection drops before any answer (DROPPED_CONNECTION)."""
+        try:
+            return await self.ctx.downstream.request(method, url, params=params, headers=headers, json=body)
+        except DROPPED_CONNECTION as exc:
+            log.info("downstream dropped the connection before answering; calling again", error=type(exc).__name__)
+            return await self.ctx.downstream.request(method, url, params=params, headers=headers, json=body)
 
     async def _record(self, job: JobRun, row: WorkflowRequest, attempt: Attempt) -> WorkflowRequest | None:
         """Write the attempt's outcome, only if we still hold the lease (else another worker owns the job).

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import event
+from sqlalchemy.engine.default import CacheStats
 
 from foureyes.core.context import AppContext
 
@@ -17,6 +18,9 @@ class Statements:
     """Every statement sent to either engine while the block ran (BEGIN included: it is a round trip too)."""
 
     sql: list[str] = field(default_factory=list)
+    # Statements SQLAlchemy compiled for this execution instead of taking from its compiled cache (a first use,
+    # or a statement it cannot cache, which then pays the compiler on every call).
+    compiled: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -30,8 +34,11 @@ class Statements:
 def count_statements(ctx: AppContext) -> Iterator[Statements]:
     found = Statements()
 
-    def _seen(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+    def _seen(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
         found.sql.append(" ".join(statement.split()))
+        # Driver-level SQL (BEGIN) has nothing to compile; a Core or ORM statement reports how it got its SQL.
+        if context is not None and context.compiled is not None and context.cache_hit != CacheStats.CACHE_HIT:
+            found.compiled.append(found.sql[-1])
 
     with listening(ctx, "before_cursor_execute", _seen):
         yield found

@@ -161,6 +161,31 @@ async def test_create_and_decide_have_fixed_budgets(
     assert decides[0] == decides[1], decides
 
 
+async def test_the_hot_paths_statements_are_compiled_once(
+    ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    """After one create, approval (with its downstream earn) and list, repeating them compiles no SQL: every
+    statement comes from SQLAlchemy's compiled cache (a multi-row VALUES statement, which it cannot cache, was
+    compiled on every approval)."""
+    tenant = world["tenant"]
+    compiled: list[list[str]] = []
+    for n in (1, 2):
+        with count_statements(ctx) as found:
+            rid = await create(client, world, n)
+            decision = {
+                "requestId": rid,
+                "actionName": "AdminTask",
+                "payload": {"AdminTask-Payload": {"actionDecision": "approved", "actionMessage": "ok"}},
+            }
+            r = await client.put(f"{WF}/EARN-BADGE", json=decision, headers=tenant.headers("checker"))
+            assert r.json()["data"]["state"] == "approved", r.text
+            r = await client.get(f"{WF}/requests", params={"states": "approved"}, headers=tenant.headers("checker"))
+            assert r.status_code == 200, r.text
+        compiled.append(found.compiled)
+    assert compiled[0], "the first round compiles its statements (or this test no longer sees compilation)"
+    assert compiled[1] == [], "\n".join(compiled[1])
+
+
 async def test_create_validates_in_one_read_transaction(
     ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:

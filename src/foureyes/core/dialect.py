@@ -123,19 +123,6 @@ def upsert_increment_statement(table: Any, dialect: str, keys: tuple[str, ...], 
     return stmt.on_conflict_do_update(index_elements=list(keys), set_={column: table.c[column] + stmt.excluded[column]})
 
 
-@cache
-def upsert_increments_statement(table: Any, dialect: str, keys: tuple[str, ...], column: str, rows: int) -> Any:
-    """`rows` upserts of `upsert_increment_statement` in one multi-row statement; row i's bind parameters are the
-    column names suffixed `_i`. The rows must name distinct keys (PostgreSQL refuses to update one row twice in
-    one command)."""
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    names = (*keys, column)
-    stmt = module.insert(table).values(
-        [{name: bindparam(f"{name}_{i}", type_=table.c[name].type) for name in names} for i in range(rows)]
-    )
-    return stmt.on_conflict_do_update(index_elements=list(keys), set_={column: table.c[column] + stmt.excluded[column]})
-
-
 async def upsert_increment(session: AsyncSession, table: Any, keys: dict[str, Any], column: str, delta: int) -> None:
     """INSERT keys with `column` = delta, or add delta to the existing row: one statement on either store."""
     stmt = upsert_increment_statement(table, dialect_name(session), tuple(keys), column)
@@ -145,12 +132,14 @@ async def upsert_increment(session: AsyncSession, table: Any, keys: dict[str, An
 async def upsert_increments(
     session: AsyncSession, table: Any, rows: Sequence[tuple[dict[str, Any], int]], column: str
 ) -> None:
-    """`upsert_increment` for several (keys, delta) rows with distinct keys, in one statement."""
-    stmt = upsert_increments_statement(table, dialect_name(session), tuple(rows[0][0]), column, len(rows))
-    params = {
-        f"{name}_{i}": value for i, (keys, delta) in enumerate(rows) for name, value in {**keys, column: delta}.items()
-    }
-    await session.execute(stmt, params)
+    """`upsert_increment` for several (keys, delta) rows, applied in order, in one executemany.
+
+    Not one multi-row `VALUES` statement: SQLAlchemy does not cache multi-values statements ("simply not cacheable
+    right now", sql/cache_key.py), so that form was compiled again on every call. The single-row upsert is
+    compiled once and reused; SQLite runs the rows in one `executemany`, psycopg in one pipeline.
+    """
+    stmt = upsert_increment_statement(table, dialect_name(session), tuple(rows[0][0]), column)
+    await session.execute(stmt, [{**keys, column: delta} for keys, delta in rows])
 
 
 # --- list paging: requests counted per UTC day of their start (workflows/counts.py) -------------------------

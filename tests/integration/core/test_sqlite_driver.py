@@ -268,14 +268,18 @@ async def test_no_write_waits_for_a_checkpoint_in_progress(db: Database, monkeyp
         real(conn)
 
     monkeypatch.setattr(sqlite_driver, "_checkpoint", slow_checkpoint)
-    threading.Timer(5, release.set).start()  # lets a driver that does wait finish, so the test fails, not hangs
-    for i in range(CHECKPOINT_EVERY + 20):  # with the CREATE, the 100th commit starts the checkpoint
-        async with db.write() as s:
-            await s.execute(text("INSERT INTO t (id) VALUES (:i)"), {"i": i})
-        async with db.read() as s:
-            assert (await s.execute(text("SELECT COUNT(*) FROM t"))).scalar_one() == i + 1
-    written_while_checkpointing = started.is_set() and not release.is_set()
-    release.set()
+    timer = threading.Timer(5, release.set)  # lets a driver that does wait finish, so the test fails, not hangs
+    timer.start()
+    try:
+        for i in range(CHECKPOINT_EVERY + 20):  # with the CREATE, the 100th commit starts the checkpoint
+            async with db.write() as s:
+                await s.execute(text("INSERT INTO t (id) VALUES (:i)"), {"i": i})
+            async with db.read() as s:
+                assert (await s.execute(text("SELECT COUNT(*) FROM t"))).scalar_one() == i + 1
+        written_while_checkpointing = started.is_set() and not release.is_set()
+    finally:
+        timer.cancel()
+        release.set()
     writer = await settled(db)
     assert written_while_checkpointing  # every commit after the 100th, and reads, went on meanwhile
     assert not writer.checkpoints.failed and writer.commits_since_checkpoint == 21  # commits 101-121

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 import matplotlib.ticker
@@ -17,6 +18,15 @@ import matplotlib.pyplot as plt
 from benchmarks.common import RESULTS, ROOT
 
 PERF = ROOT / "docs" / "perf"
+
+
+def _save(fig: Any, png: Path) -> Path:
+    """Lay out, write and close a figure."""
+    fig.tight_layout()
+    png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(png, dpi=110)
+    plt.close(fig)
+    return png
 
 
 def rss_plot(result: Path, png: Path) -> Path:
@@ -33,11 +43,7 @@ def rss_plot(result: Path, png: Path) -> Path:
         f"{f['workflows']} workflows, {f['workflows_per_second']}/s"
     )
     ax.grid(alpha=0.3)
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    return png
+    return _save(fig, png)
 
 
 def list_curve(results: list[Path], png: Path) -> Path:
@@ -61,11 +67,7 @@ def list_curve(results: list[Path], png: Path) -> Path:
         ax.legend(fontsize=7)
     axes[0][0].set_ylabel("p95 per page over HTTP (ms)")
     fig.suptitle("List API and checker inbox: cost as the store grows")
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    return png
+    return _save(fig, png)
 
 
 def latency_plot(results: list[Path], png: Path) -> Path:
@@ -86,11 +88,7 @@ def latency_plot(results: list[Path], png: Path) -> Path:
     ax.set_title("Approval latency against offered load (one server process)")
     ax.grid(alpha=0.3, which="both")
     ax.legend(fontsize=8)
-    fig.tight_layout()
-    png.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(png, dpi=110)
-    plt.close(fig)
-    return png
+    return _save(fig, png)
 
 
 def main() -> None:

@@ -35,7 +35,6 @@ from __future__ import annotations
 
 import collections
 import sqlite3
-import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -102,23 +101,23 @@ class Checkpointer:
         self._conn: sqlite3.Connection | None = None  # opened on the checkpoint thread, on first use
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="foureyes-checkpoint")
         self._running: Future[None] | None = None
-        self._closed = threading.Event()
+        self._closed = False  # start and close both run on the event loop's thread
 
     def start(self) -> bool:
         """Start a checkpoint unless one is still running (False: the writer asks again after its next commit)."""
-        if self._closed.is_set() or (self._running is not None and not self._running.done()):
+        if self._closed or (self._running is not None and not self._running.done()):
             return False
         self._running = self._thread.submit(self._run)
         return True
 
     def settle(self) -> None:
-        """Wait for the checkpoint in flight, if any (tests, and closing)."""
+        """Wait for the checkpoint in flight, if any (tests; `close` waits through the thread's shutdown)."""
         running = self._running
         if running is not None:
             running.exception()  # waits; `_run` has logged any failure
 
     def close(self) -> None:
-        self._closed.set()
+        self._closed = True
         self._thread.shutdown(wait=True)  # at most one short checkpoint to finish
         if self._conn is not None:
             self._conn.close()

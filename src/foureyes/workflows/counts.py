@@ -67,7 +67,7 @@ async def count_added(session: AsyncSession, org_id: int, state: str, start_time
 
 
 async def count_moved(session: AsyncSession, org_id: int, from_state: str, to_state: str, start_time: datetime) -> None:
-    """One request leaves `from_state` for `to_state` on its start day: both counters in one statement."""
+    """One request leaves `from_state` for `to_state` on its start day: both counters in one executemany."""
     if from_state == to_state:
         return
     await _serialise_org(session, org_id)

@@ -21,6 +21,9 @@ class Statements:
     # Statements SQLAlchemy compiled for this execution instead of taking from its compiled cache (a first use,
     # or a statement it cannot cache, which then pays the compiler on every call).
     compiled: list[str] = field(default_factory=list)
+    # Statements SQLAlchemy compiled with the ORM's compile state (a select naming mapped classes or attributes):
+    # they also pay the ORM's execution path and row loading on every call (core/models.py, `core_table`).
+    orm: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -39,6 +42,9 @@ def count_statements(ctx: AppContext) -> Iterator[Statements]:
         # Driver-level SQL (BEGIN) has nothing to compile; a Core or ORM statement reports how it got its SQL.
         if context is not None and context.compiled is not None and context.cache_hit != CacheStats.CACHE_HIT:
             found.compiled.append(found.sql[-1])
+        compile_state = getattr(context.compiled, "compile_state", None) if context is not None else None
+        if type(compile_state).__module__.startswith("sqlalchemy.orm."):
+            found.orm.append(found.sql[-1])
 
     with listening(ctx, "before_cursor_execute", _seen):
         yield found

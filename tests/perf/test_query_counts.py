@@ -186,6 +186,36 @@ async def test_the_hot_paths_statements_are_compiled_once(
     assert compiled[1] == [], "\n".join(compiled[1])
 
 
+async def test_the_hot_paths_run_no_orm_statement(
+    ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    """A create, its approval (with the downstream earn), a get and a list page take the ORM's execution path
+    only to load the request and the badge as mapped objects (the paths hand them on and update them); every
+    other statement is built on Core tables: an ORM-enabled select pays the ORM's compile state and row loading
+    on every call, even for plain columns (core/models.py)."""
+    tenant = world["tenant"]
+    await create(client, world, 1)  # the org's audit chain, the maker's Basic verification
+    for user in ("checker", "writer"):  # their first Basic call reads the user (authentication, not a hot path)
+        assert (await client.get(f"{WF}/requests", headers=tenant.headers(user))).status_code in (200, 403)
+    with count_statements(ctx) as found:
+        rid = await create(client, world, 2)
+        decision = {
+            "requestId": rid,
+            "actionName": "AdminTask",
+            "payload": {"AdminTask-Payload": {"actionDecision": "approved", "actionMessage": "ok"}},
+        }
+        r = await client.put(f"{WF}/EARN-BADGE", json=decision, headers=tenant.headers("checker"))
+        assert r.json()["data"]["state"] == "approved", r.text
+        r = await client.get(f"{WF}/requests/{rid}", headers=tenant.headers("checker"))
+        assert r.status_code == 200, r.text
+        r = await client.get(f"{WF}/requests", params={"states": "approved"}, headers=tenant.headers("checker"))
+        assert r.status_code == 200, r.text
+    assert found.count > 20, str(found)  # the round ran its statements through the counted engines
+    entity_loads = ("SELECT workflow_requests.id, ", "SELECT badge_meta.id, ")
+    assert [sql for sql in found.orm if not sql.startswith(entity_loads)] == [], "\n".join(found.orm)
+    assert len(found.orm) == 5, "\n".join(found.orm)  # badge: dry run, earn; request: approval, get, list
+
+
 async def test_create_validates_in_one_read_transaction(
     ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:

@@ -14,13 +14,14 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Select, Table, bindparam, event, insert, select, update
+from sqlalchemy import Select, bindparam, event, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from foureyes.audit.models import AuditEvent, AuditHead
 from foureyes.core.clock import utcnow
 from foureyes.core.dialect import dialect_name, insert_ignore, locked_on
+from foureyes.core.models import core_table
 
 GENESIS = "0" * 64
 
@@ -52,8 +53,8 @@ def event_hash(
 
 
 _LOCKED_HEADS = "foureyes.audit.locked_heads"
-_EVENTS: Table = AuditEvent.__table__  # type: ignore[assignment]  # Core tables: appends need no unit of work
-_HEADS: Table = AuditHead.__table__  # type: ignore[assignment]
+_EVENTS = core_table(AuditEvent)  # Core tables: appends need no unit of work
+_HEADS = core_table(AuditHead)
 _APPEND = insert(_EVENTS)
 _MOVE_TIP = (
     update(_HEADS).where(_HEADS.c.org_id == bindparam("org")).values(seq=bindparam("seq"), hash=bindparam("tip"))

@@ -12,15 +12,18 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, Insert, Select, Table, bindparam, exists, func, insert, select
+from sqlalchemy import ColumnElement, Insert, Select, bindparam, exists, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.badges.models import BadgeClaim, BadgeEarn, BadgeIdempotency
+from foureyes.core.models import core_table
 from foureyes.customers.models import Customer
 
 # Plain Core tables for the earn path's inserts: no ORM unit of work, no autoflush of pending audit rows.
-EARNS: Table = BadgeEarn.__table__  # type: ignore[assignment]
-IDEMPOTENCY: Table = BadgeIdempotency.__table__  # type: ignore[assignment]
+EARNS = core_table(BadgeEarn)
+IDEMPOTENCY = core_table(BadgeIdempotency)
+CLAIMS = core_table(BadgeClaim)
+_CUSTOMERS = core_table(Customer)
 
 # One limit count: (customer id, or None for the whole badge; [start, end) window, or None for all time).
 CountKey = tuple[int | None, tuple[datetime, datetime] | None]
@@ -34,11 +37,11 @@ INSERT_IDEMPOTENCY: Insert = insert(IDEMPOTENCY)
 
 def claim_where() -> list[ColumnElement[bool]]:
     return [
-        BadgeClaim.org_id == bindparam("org"),
-        BadgeClaim.badge_id == bindparam("badge"),
-        BadgeClaim.owner_type == bindparam("owner_type"),
-        BadgeClaim.reference_id == bindparam("reference_id"),
-        BadgeClaim.active.is_(True),
+        CLAIMS.c.org_id == bindparam("org"),
+        CLAIMS.c.badge_id == bindparam("badge"),
+        CLAIMS.c.owner_type == bindparam("owner_type"),
+        CLAIMS.c.reference_id == bindparam("reference_id"),
+        CLAIMS.c.active.is_(True),
     ]
 
 
@@ -46,15 +49,15 @@ def claim_where() -> list[ColumnElement[bool]]:
 def _count_statement(per_customer: bool, windowed: bool, suffix: str = "") -> Select[Any]:
     """Active earns of `:badge`, of `:customer{suffix}` if per customer, in [`:from{suffix}`, `:until{suffix}`)
     if windowed; `suffix` tells apart several counts inside one statement (BadgeRepository.facts)."""
-    where = [BadgeEarn.org_id == bindparam("org"), BadgeEarn.badge_id == bindparam("badge"), BadgeEarn.active.is_(True)]
+    where = [EARNS.c.org_id == bindparam("org"), EARNS.c.badge_id == bindparam("badge"), EARNS.c.active.is_(True)]
     if per_customer:
-        where.append(BadgeEarn.customer_id == bindparam(f"customer{suffix}"))
+        where.append(EARNS.c.customer_id == bindparam(f"customer{suffix}"))
     if windowed:
         where += [
-            BadgeEarn.event_date >= bindparam(f"from{suffix}"),
-            BadgeEarn.event_date < bindparam(f"until{suffix}"),
+            EARNS.c.event_date >= bindparam(f"from{suffix}"),
+            EARNS.c.event_date < bindparam(f"until{suffix}"),
         ]
-    return select(func.count()).select_from(BadgeEarn).where(*where)
+    return select(func.count()).select_from(EARNS).where(*where)
 
 
 def _count_params(key: CountKey, suffix: str = "") -> dict[str, Any]:
@@ -74,16 +77,16 @@ def _facts_statement(
     """BadgeRepository.facts's one SELECT for one shape: which checks are asked, and each count's shape."""
     columns: list[ColumnElement[Any]] = []
     if remembered:
-        original = select(BadgeIdempotency.response).where(
-            BadgeIdempotency.org_id == bindparam("org"),
-            BadgeIdempotency.operation == bindparam("operation"),
-            BadgeIdempotency.request_id == bindparam("request_id"),
+        original = select(IDEMPOTENCY.c.response).where(
+            IDEMPOTENCY.c.org_id == bindparam("org"),
+            IDEMPOTENCY.c.operation == bindparam("operation"),
+            IDEMPOTENCY.c.request_id == bindparam("request_id"),
         )
         columns.append(original.scalar_subquery().label("original"))
     if claim:
         columns.append(exists().where(*claim_where()).label("claimed"))
     if customer:
-        known = exists().where(Customer.org_id == bindparam("org"), Customer.id == bindparam("customer"))
+        known = exists().where(_CUSTOMERS.c.org_id == bindparam("org"), _CUSTOMERS.c.id == bindparam("customer"))
         columns.append(known.label("customer_known"))
     for i, (per_customer, windowed) in enumerate(counts):
         count = _count_statement(per_customer, windowed, f"_{i}")

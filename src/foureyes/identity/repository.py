@@ -8,12 +8,15 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.core.dialect import insert_ignore, lock_for_update
+from foureyes.core.models import core_table
 from foureyes.identity.models import ApiClient, Grant, LoginThrottle, Org, OrgUnit, User
 
 # The per-request reads (a create's unit paths, authentication's lookups) are built once with bind parameters
-# and reused: building a select and its cache key cost more Python than running it.
-_UNIT_PATHS = select(OrgUnit.id, OrgUnit.path).where(
-    OrgUnit.org_id == bindparam("org"), OrgUnit.id.in_(bindparam("ids", expanding=True))
+# and reused: building a select and its cache key cost more Python than running it. The create's read is on the
+# Core table (core_table says why).
+_UNITS = core_table(OrgUnit)
+_UNIT_PATHS = select(_UNITS.c.id, _UNITS.c.path).where(
+    _UNITS.c.org_id == bindparam("org"), _UNITS.c.id.in_(bindparam("ids", expanding=True))
 )
 _USER_BY_USERNAME = select(User).where(User.username == bindparam("username"))
 _USER = select(User).where(User.org_id == bindparam("org"), User.id == bindparam("id"))

@@ -13,15 +13,17 @@ import uuid
 from collections.abc import Sequence
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, Insert, Table, bindparam, insert, select
+from sqlalchemy import CursorResult, Insert, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.core.clock import utcnow
+from foureyes.core.models import core_table
 from foureyes.webhooks.models import OutboxEvent, WebhookDelivery, WebhookSubscription
 
 # The tables themselves: their inserts are single statements with no ORM objects or unit of work.
-EVENTS: Table = OutboxEvent.__table__  # type: ignore[assignment]
-DELIVERIES: Table = WebhookDelivery.__table__  # type: ignore[assignment]
+EVENTS = core_table(OutboxEvent)
+_SUBSCRIBED = core_table(WebhookSubscription)
+DELIVERIES = core_table(WebhookDelivery)
 _SUBSCRIPTIONS = "foureyes.webhooks.subscriptions"
 
 # Built once and reused with bind parameters: building them per event cost more Python than running them (a
@@ -29,9 +31,9 @@ _SUBSCRIPTIONS = "foureyes.webhooks.subscriptions"
 INSERT_EVENT: Insert = insert(EVENTS)
 INSERT_DELIVERIES: Insert = insert(DELIVERIES)
 _ACTIVE_SUBSCRIPTIONS = (
-    select(WebhookSubscription.url, WebhookSubscription.secret_sealed, WebhookSubscription.events)
-    .where(WebhookSubscription.org_id == bindparam("org"), WebhookSubscription.active == 1)
-    .order_by(WebhookSubscription.id)
+    select(_SUBSCRIBED.c.url, _SUBSCRIBED.c.secret_sealed, _SUBSCRIBED.c.events)
+    .where(_SUBSCRIBED.c.org_id == bindparam("org"), _SUBSCRIBED.c.active == 1)
+    .order_by(_SUBSCRIBED.c.id)
 )
 
 Subscription = tuple[str, str | None, list[str]]  # url, sealed secret, events

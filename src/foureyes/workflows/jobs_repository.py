@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, insert, select, update
+from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
-from foureyes.core.models import column_values
+from foureyes.core.models import column_values, core_table
 from foureyes.workflows.models import ExecutionJob, WorkflowConfigRevision, WorkflowRequest
 
 
@@ -53,8 +53,8 @@ def applied(row: WorkflowRequest, values: dict[str, Any]) -> WorkflowRequest:
 
 # Statements built once with bind parameters: building a statement and its cache key on every call cost more
 # Python than running it (py-spy), while a reused statement's cache key is memoised.
-_JOBS: Table = ExecutionJob.__table__  # type: ignore[assignment]
-_REQUESTS: Table = WorkflowRequest.__table__  # type: ignore[assignment]
+_JOBS = core_table(ExecutionJob)
+_REQUESTS = core_table(WorkflowRequest)
 _ADD = insert(_JOBS).returning(_JOBS.c.id)
 _WITH_CONFIG = select(WorkflowRequest, WorkflowConfigRevision.config).outerjoin(
     WorkflowConfigRevision,

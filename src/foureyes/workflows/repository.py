@@ -7,17 +7,17 @@ from datetime import datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Integer, Table, bindparam, insert, select, update
+from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foureyes.core.models import column_values
+from foureyes.core.models import column_values, core_table
 from foureyes.workflows.counts import count_added, count_moved, counted_total, seek
 from foureyes.workflows.listing import ListQuery, Shape, count_statement, page_statement, params_of, shape_of
 from foureyes.workflows.models import ExecutionJob, RequestEvent, WorkflowConfigRevision, WorkflowRequest
 
 # Statements built once with bind parameters (`:org` names the org in each): building a statement and its cache
 # key on every call cost more Python than running it; a reused statement's cache key is memoised.
-_REQUESTS: Table = WorkflowRequest.__table__  # type: ignore[assignment]
+_REQUESTS = core_table(WorkflowRequest)
 _ADD_REQUEST = insert(_REQUESTS)
 _GET = select(WorkflowRequest).where(WorkflowRequest.org_id == bindparam("org"), WorkflowRequest.id == bindparam("id"))
 _EVENTS = (
@@ -34,6 +34,14 @@ _REVISIONS = (
     .limit(bindparam("limit", type_=Integer))
 )
 _REVISION = select(WorkflowConfigRevision).where(*_OF_TYPE, WorkflowConfigRevision.revision == bindparam("revision"))
+_CONFIGS = core_table(WorkflowConfigRevision)
+# Every create reads the revision in force: on the Core table, its number and stored form only (core_table).
+_IN_FORCE = (
+    select(_CONFIGS.c.revision, _CONFIGS.c.config)
+    .where(_CONFIGS.c.org_id == bindparam("org"), _CONFIGS.c.request_type == bindparam("type"))
+    .order_by(_CONFIGS.c.revision.desc())
+    .limit(1)
+)
 _PENDING_EXPIRED = (
     select(WorkflowRequest)
     .where(WorkflowRequest.state == "AdminTask", WorkflowRequest.expires_at < bindparam("now"))
@@ -143,6 +151,11 @@ class WorkflowRepository:
     # --- configuration --------------------------------------------------------------------------------------
     async def current_config(self, org_id: int, request_type: str) -> WorkflowConfigRevision | None:
         return await self.s.scalar(_REVISIONS, {"org": org_id, "type": request_type, "limit": 1})
+
+    async def config_in_force(self, org_id: int, request_type: str) -> tuple[int, dict[str, Any]] | None:
+        """(revision, stored configuration) of the latest revision, or None while the defaults apply."""
+        row = (await self.s.execute(_IN_FORCE, {"org": org_id, "type": request_type})).first()
+        return None if row is None else (row.revision, row.config)
 
     async def config_revisions(
         self, org_id: int, request_type: str, limit: int = 50

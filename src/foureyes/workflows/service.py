@@ -47,10 +47,11 @@ class WorkflowService:
         self, s: AsyncSession, org_id: int, rtype: RequestType
     ) -> tuple[WorkflowConfig, int, dict[str, Any] | None]:
         """(config in force, its revision, its stored form — None for the defaults of revision 0)."""
-        stored = await WorkflowRepository(s).current_config(org_id, rtype.name)
-        if stored is None:
+        in_force = await WorkflowRepository(s).config_in_force(org_id, rtype.name)
+        if in_force is None:
             return WorkflowConfig(allowedHosts=[self.ctx.settings.own_base_url]), 0, None
-        return WorkflowConfig.model_validate(stored.config), stored.revision, stored.config
+        revision, stored = in_force
+        return WorkflowConfig.model_validate(stored), revision, stored
 
     async def create(self, maker: Principal, type_name: str, body: CreateRequestBody) -> dict[str, Any]:
         """ValidateMakerAccess → ValidatePayload → store in AdminTask, or execute at once when auto-approved."""

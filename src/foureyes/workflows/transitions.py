@@ -5,17 +5,18 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import insert
 
 from foureyes.audit.service import record
 from foureyes.core.clock import utcnow
+from foureyes.core.models import core_table
 from foureyes.webhooks.outbox import enqueue_event
 from foureyes.workflows.config import WorkflowConfig
 from foureyes.workflows.models import RequestEvent, WorkflowRequest
 from foureyes.workflows.presenter import workflow_event
 from foureyes.workflows.repository import WorkflowRepository
 
-EVENTS: Table = RequestEvent.__table__  # type: ignore[assignment]  # the Core table: no unit of work
+EVENTS = core_table(RequestEvent)  # the Core table: no unit of work
 _ADD_EVENTS = insert(EVENTS)  # built once: its cache key is then memoised, not rebuilt on every state change
 
 

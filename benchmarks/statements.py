@@ -1,16 +1,21 @@
 """SQL statements and time per API call, in-process (ASGI), for before/after comparisons of a fix.
 
-    python -m benchmarks.statements --store sqlite|postgresql [--n 100]
+    python -m benchmarks.statements --store sqlite|postgresql [--n 100] [--calls]
 
 Statement counts do not depend on the machine's load, unlike timings, so they are the steady figure to quote
 for a change that removes round trips. Each endpoint is called `n` times after a warm-up; the table gives
 statements per call, the SQL time, the wall time and the CPU time (the whole process: server and its in-process
-client) per call.
+client) per call. With `--calls` the last column counts Python function calls per call instead (sys.setprofile:
+Python and C functions, the in-process client included): the same on every run, so it shows a change of a few per
+cent that this machine's timings, which vary by a fifth from run to run, cannot. Wall and SQL times are then
+inflated by the counting. Calls are a proxy for CPU, not a measure of it: a greenlet switch or a SQLite step
+counts as one call.
 """
 
 from __future__ import annotations
 
 import asyncio
+import sys
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -45,7 +50,30 @@ class Meter:
         self.sql_seconds += time.perf_counter() - conn.info.pop("bench_t0", time.perf_counter())
 
 
-async def measure(store: Store, n: int) -> list[tuple[str, float, float, float, float]]:
+class CallCounter:
+    """A clock that reads Python function calls (Python and C) made on this thread since `start`, in thousands
+    (so `measure` reports calls per API call where it would report CPU ms)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def _profile(self, _frame: Any, event: str, _arg: Any) -> None:
+        if event in ("call", "c_call"):
+            self.calls += 1
+
+    def start(self) -> None:
+        sys.setprofile(self._profile)
+
+    def stop(self) -> None:
+        sys.setprofile(None)
+
+    def __call__(self) -> float:
+        return self.calls / 1000
+
+
+async def measure(
+    store: Store, n: int, cpu_clock: Callable[[], float] = time.process_time
+) -> list[tuple[str, float, float, float, float]]:
     from foureyes.app import create_app
     from foureyes.core.context import AppContext
 
@@ -112,12 +140,12 @@ async def measure(store: Store, n: int) -> list[tuple[str, float, float, float, 
         created.clear()
         for name, call in calls:
             meter.count, meter.sql_seconds = 0, 0.0
-            t0, cpu0 = time.perf_counter(), time.process_time()
+            t0, cpu0 = time.perf_counter(), cpu_clock()
             for i in range(n):
                 r = await call(i)
                 if r.status_code != 200:
                     raise RuntimeError(f"{name}: {r.status_code} {r.text[:300]}")
-            wall, cpu = time.perf_counter() - t0, time.process_time() - cpu0
+            wall, cpu = time.perf_counter() - t0, cpu_clock() - cpu0
             out.append((name, meter.count / n, 1000 * meter.sql_seconds / n, 1000 * wall / n, 1000 * cpu / n))
     await ctx.close()
     return out
@@ -126,15 +154,24 @@ async def measure(store: Store, n: int) -> list[tuple[str, float, float, float, 
 def main() -> None:
     parser = arguments(__doc__ or "")
     parser.add_argument("--n", type=int, default=100)
+    parser.add_argument("--calls", action="store_true", help="count Python calls per call instead of CPU time")
     args = parser.parse_args()
+    counter = CallCounter()
     with scratch_store(args.store) as store:
         before = load()
-        rows = asyncio.run(measure(store, args.n))
+        if args.calls:
+            counter.start()
+        try:
+            rows = asyncio.run(measure(store, args.n, counter if args.calls else time.process_time))
+        finally:
+            counter.stop()
     print(f"{args.store}, n={args.n}, load {before['load1']} → {load()['load1']}")
-    print("| call | statements | SQL ms | wall ms | CPU ms |")
+    last = "Python calls" if args.calls else "CPU ms"
+    print(f"| call | statements | SQL ms | wall ms | {last} |")
     print("|---|---|---|---|---|")
-    for name, count, sql_ms, wall_ms, cpu_ms in rows:
-        print(f"| {name} | {count:.1f} | {sql_ms:.2f} | {wall_ms:.2f} | {cpu_ms:.2f} |")
+    for name, count, sql_ms, wall_ms, cpu in rows:
+        shown = f"{cpu:,.0f}" if args.calls else f"{cpu:.2f}"
+        print(f"| {name} | {count:.1f} | {sql_ms:.2f} | {wall_ms:.2f} | {shown} |")
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine.default import CacheStats
+from sqlalchemy.orm import ORMExecuteState, Session
 
 from foureyes.core.context import AppContext
 
@@ -24,6 +25,9 @@ class Statements:
     # Statements SQLAlchemy compiled with the ORM's compile state (a select naming mapped classes or attributes):
     # they also pay the ORM's execution path and row loading on every call (core/models.py, `core_table`).
     orm: list[str] = field(default_factory=list)
+    # Core statements sent through `Session.execute` rather than `core.execute.execute`: they pay the session's
+    # execution path (~30 Python calls a statement) for nothing.
+    core_via_session: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -46,8 +50,23 @@ def count_statements(ctx: AppContext) -> Iterator[Statements]:
         if type(compile_state).__module__.startswith("sqlalchemy.orm."):
             found.orm.append(found.sql[-1])
 
-    with listening(ctx, "before_cursor_execute", _seen):
-        yield found
+    def _through_session(state: ORMExecuteState) -> None:
+        if not state.is_orm_statement:
+            found.core_via_session.append(_label(state.statement))
+
+    event.listen(Session, "do_orm_execute", _through_session)
+    try:
+        with listening(ctx, "before_cursor_execute", _seen):
+            yield found
+    finally:
+        event.remove(Session, "do_orm_execute", _through_session)
+
+
+def _label(statement: Any) -> str:
+    try:
+        return " ".join(str(statement).split())[:160]
+    except Exception:  # a dialect-specific construct (ON CONFLICT) has no generic string form
+        return type(statement).__name__
 
 
 @contextmanager

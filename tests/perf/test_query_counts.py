@@ -216,6 +216,28 @@ async def test_the_hot_paths_run_no_orm_statement(
     assert len(found.orm) == 5, "\n".join(found.orm)  # badge: dry run, earn; request: approval, get, list
 
 
+async def test_the_hot_paths_core_statements_skip_the_sessions_execute(
+    ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
+) -> None:
+    """A create, its approval (with the downstream earn) and a list page run their Core statements on the
+    transaction's connection (core/execute.py), not through `Session.execute` (~30 Python calls a statement)."""
+    tenant = world["tenant"]
+    await create(client, world, 1)
+    with count_statements(ctx) as found:
+        rid = await create(client, world, 2)
+        decision = {
+            "requestId": rid,
+            "actionName": "AdminTask",
+            "payload": {"AdminTask-Payload": {"actionDecision": "approved", "actionMessage": "ok"}},
+        }
+        r = await client.put(f"{WF}/EARN-BADGE", json=decision, headers=tenant.headers("checker"))
+        assert r.json()["data"]["state"] == "approved", r.text
+        r = await client.get(f"{WF}/requests", params={"states": "approved"}, headers=tenant.headers("checker"))
+        assert r.status_code == 200, r.text
+    assert found.count > 20, str(found)
+    assert found.core_via_session == [], "\n".join(found.core_via_session)
+
+
 async def test_create_validates_in_one_read_transaction(
     ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:

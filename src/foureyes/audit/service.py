@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from foureyes.audit.models import AuditEvent, AuditHead
 from foureyes.core.clock import utcnow
 from foureyes.core.dialect import dialect_name, insert_ignore, locked_on
+from foureyes.core.execute import execute, execute_sync
 from foureyes.core.models import core_table
 
 GENESIS = "0" * 64
@@ -90,11 +91,11 @@ async def lock_chain(session: AsyncSession, org_id: int) -> ChainHead:
     if head is not None:
         return head
     locked, params = _head_statement(dialect_name(session)), {"org": org_id}
-    found = (await session.execute(locked, params)).one_or_none()
+    found = (await execute(session, locked, params)).one_or_none()
     if found is None:
         # The org's first event starts its chain; a concurrent first writer may insert it first (no conflict).
         await insert_ignore(session, _HEADS, {"org_id": org_id, "seq": 0, "hash": GENESIS}, ["org_id"])
-        found = (await session.execute(locked, params)).one()
+        found = (await execute(session, locked, params)).one()
     head = heads[org_id] = ChainHead(org_id, found.seq, found.hash)
     return head
 
@@ -143,8 +144,8 @@ def _write_appended(session: Session) -> None:
     heads: dict[int, ChainHead] = session.info.pop(_LOCKED_HEADS, {})
     for head in heads.values():
         if head.appended:
-            session.execute(_APPEND, head.appended)
-            session.execute(_MOVE_TIP, {"org": head.org_id, "seq": head.seq, "tip": head.hash})
+            execute_sync(session, _APPEND, head.appended)
+            execute_sync(session, _MOVE_TIP, {"org": head.org_id, "seq": head.seq, "tip": head.hash})
 
 
 @event.listens_for(Session, "after_rollback")

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Insert, Select, bindparam, exists, func, i
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.badges.models import BadgeClaim, BadgeEarn, BadgeIdempotency
+from foureyes.core.execute import execute
 from foureyes.core.models import core_table
 from foureyes.customers.models import Customer
 
@@ -145,7 +146,7 @@ class EarnQueries:
         shape = tuple((key[0] is not None, key[1] is not None) for key in keys)
         stmt = _facts_statement(remembered, claim is not None, customer_id is not None, shape)
         with self.s.no_autoflush:  # see insert_earn
-            row = (await self.s.execute(stmt, params)).one()._mapping
+            row = (await execute(self.s, stmt, params)).one()._mapping
         out.original = row.get("original")
         out.claimed = bool(row["claimed"]) if "claimed" in row else None
         out.customer_known = bool(row["customer_known"]) if "customer_known" in row else None
@@ -158,14 +159,14 @@ class EarnQueries:
         """Active (not revoked) earns of the badge, for one customer or all, inside `window` if given."""
         stmt = _count_statement(customer_id is not None, window is not None)
         params = {"org": self.org, "badge": badge_id, **_count_params((customer_id, window))}
-        return await self.s.scalar(stmt, params) or 0
+        return (await execute(self.s, stmt, params)).scalar() or 0
 
     # -- writes -----------------------------------------------------------------------------------------
     async def insert_earn(self, values: dict[str, Any]) -> None:
         # The earn path's statements leave pending ORM rows (its audit events) to the commit's one flush, so a
         # bulk earn writes its audit rows and chain head once rather than once per item; none reads them.
         with self.s.no_autoflush:
-            await self.s.execute(INSERT_EARN, {"org_id": self.org, **values})
+            await execute(self.s, INSERT_EARN, {"org_id": self.org, **values})
 
     # -- idempotency ------------------------------------------------------------------------------------
     async def remembered(self, operation: str, request_id: str) -> dict[str, Any] | None:
@@ -176,4 +177,4 @@ class EarnQueries:
         """Keep the first result of a requestId; a concurrent twin fails here on the primary key."""
         values = {"operation": operation, "request_id": request_id, "response": response, "created_at": now}
         with self.s.no_autoflush:  # see insert_earn
-            await self.s.execute(INSERT_IDEMPOTENCY, {"org_id": self.org, **values})
+            await execute(self.s, INSERT_IDEMPOTENCY, {"org_id": self.org, **values})

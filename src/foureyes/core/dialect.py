@@ -10,6 +10,8 @@ from sqlalchemy import ColumnElement, Select, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from foureyes.core.execute import execute
+
 # Execution option for a read that may walk many rows (a COUNT or an OFFSET over a filtered list): the SQLite
 # driver runs it on its worker thread, where SQLite releases the GIL, instead of on the event loop's thread
 # (core/sqlite_driver.py). PostgreSQL ignores it: its statements always wait on the network.
@@ -31,7 +33,7 @@ async def insert_ignore(session: AsyncSession, table: Any, values: dict[str, Any
         stmt: Any = postgresql.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
     else:
         stmt = sqlite.insert(table).values(**values).on_conflict_do_nothing(index_elements=keys)
-    await session.execute(stmt)
+    await execute(session, stmt)
 
 
 def dialect_name(session: AsyncSession) -> str:
@@ -126,7 +128,7 @@ def upsert_increment_statement(table: Any, dialect: str, keys: tuple[str, ...], 
 async def upsert_increment(session: AsyncSession, table: Any, keys: dict[str, Any], column: str, delta: int) -> None:
     """INSERT keys with `column` = delta, or add delta to the existing row: one statement on either store."""
     stmt = upsert_increment_statement(table, dialect_name(session), tuple(keys), column)
-    await session.execute(stmt, {**keys, column: delta})
+    await execute(session, stmt, {**keys, column: delta})
 
 
 async def upsert_increments(
@@ -139,7 +141,7 @@ async def upsert_increments(
     compiled once and reused; SQLite runs the rows in one `executemany`, psycopg in one pipeline.
     """
     stmt = upsert_increment_statement(table, dialect_name(session), tuple(rows[0][0]), column)
-    await session.execute(stmt, [{**keys, column: delta} for keys, delta in rows])
+    await execute(session, stmt, [{**keys, column: delta} for keys, delta in rows])
 
 
 # --- list paging: requests counted per UTC day of their start (workflows/counts.py) -------------------------

@@ -8,6 +8,7 @@ from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.core.dialect import insert_ignore, lock_for_update
+from foureyes.core.execute import execute
 from foureyes.core.models import core_table
 from foureyes.identity.models import ApiClient, Grant, LoginThrottle, Org, OrgUnit, User
 
@@ -47,7 +48,7 @@ class IdentityRepository:
     async def unit_paths(self, org_id: int, unit_ids: set[str]) -> dict[str, str]:
         if not unit_ids:
             return {}
-        rows = await self.s.execute(_UNIT_PATHS, {"org": org_id, "ids": sorted(unit_ids)})
+        rows = await execute(self.s, _UNIT_PATHS, {"org": org_id, "ids": sorted(unit_ids)})
         return {r.id: r.path for r in rows}
 
     async def user_by_username(self, username: str) -> User | None:

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import CursorResult, Insert, bindparam, insert, select
+from sqlalchemy import Insert, bindparam, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.core.clock import utcnow
+from foureyes.core.execute import execute
 from foureyes.core.models import core_table
 from foureyes.webhooks.models import OutboxEvent, WebhookDelivery, WebhookSubscription
 
@@ -50,7 +51,7 @@ async def subscriptions(session: AsyncSession, org_id: int) -> list[Subscription
     found = cache.get(org_id)
     if found is None:
         with session.no_autoflush:  # see enqueue_event
-            rows = (await session.execute(_ACTIVE_SUBSCRIPTIONS, {"org": org_id})).all()
+            rows = (await execute(session, _ACTIVE_SUBSCRIPTIONS, {"org": org_id})).all()
         found = cache[org_id] = [(url, sealed, list(events or [])) for url, sealed, events in rows]
     return found
 
@@ -85,11 +86,11 @@ async def enqueue_event(
     # Nothing here reads the caller's pending ORM rows, so they are left to the caller's one flush at commit
     # instead of being flushed by every event of a bulk call.
     with session.no_autoflush:
-        result = cast(CursorResult[Any], await session.execute(INSERT_EVENT, values))
+        result = await execute(session, INSERT_EVENT, values)
         if targets:
             key = result.inserted_primary_key  # lastrowid on SQLite, RETURNING id on PostgreSQL: no extra statement
             assert key is not None
             common = {"org_id": org_id, "event_id": key[0], "status": "pending", "attempts": 0, "next_attempt_at": now}
             rows = [{**common, "url": url, "secret_sealed": sealed} for url, sealed in targets]
-            await session.execute(INSERT_DELIVERIES, rows)
+            await execute(session, INSERT_DELIVERIES, rows)
     return public_id

@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.audit.service import lock_chain
 from foureyes.core.dialect import day_number_sql, upsert_increment, upsert_increments
+from foureyes.core.execute import execute
 from foureyes.core.models import core_table
 from foureyes.workflows.models import RequestBucket
 
@@ -91,7 +92,7 @@ def _total_statement(with_states: bool) -> Select[Any]:
 async def counted_total(session: AsyncSession, org_id: int, states: list[str]) -> int:
     """Requests of the org (in `states`, when given) from the counters."""
     params: dict[str, Any] = {"org": org_id, "states": states} if states else {"org": org_id}
-    return int(await session.scalar(_total_statement(bool(states)), params) or 0)
+    return int((await execute(session, _total_statement(bool(states)), params)).scalar() or 0)
 
 
 @dataclass(frozen=True)
@@ -156,7 +157,7 @@ async def seek(
     params: dict[str, Any] = {"org": org_id, "offset": offset, "end": offset + limit}
     if states:
         params["states"] = states
-    result = await session.execute(_seek_statement(bool(states), descending), params)
+    result = await execute(session, _seek_statement(bool(states), descending), params)
     total, low, high, before = result.one()
     first, last = (high, low) if descending else (low, high)
     return Seek(int(total or 0), first, last, int(before or 0))

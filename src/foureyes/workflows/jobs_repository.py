@@ -18,6 +18,7 @@ from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.attributes import set_committed_value
 
+from foureyes.core.execute import execute
 from foureyes.core.models import column_values, core_table
 from foureyes.workflows.models import ExecutionJob, WorkflowConfigRevision, WorkflowRequest
 
@@ -99,7 +100,7 @@ class JobsRepository:
     # --- the request with its configuration -----------------------------------------------------------------
     async def add(self, job: ExecutionJob) -> None:
         """A request's execution job, its id read back into `job` (a Core INSERT: no unit of work)."""
-        job.id = (await self.s.execute(_ADD, column_values(job))).scalar_one()
+        job.id = (await execute(self.s, _ADD, column_values(job))).scalar_one()
 
     async def request_with_config(
         self, org_id: int, request_id: str
@@ -135,11 +136,11 @@ class JobsRepository:
         """Write the job's outcome only while `owner` still holds its lease; False when the lease was lost."""
         params = {f"set_{name}": value for name, value in values.items()}
         params.update(job=job_id, owner=owner)
-        result = await self.s.execute(_settle_statement(tuple(values)), params)
-        return bool(result.rowcount)  # type: ignore[attr-defined]
+        result = await execute(self.s, _settle_statement(tuple(values)), params)
+        return bool(result.rowcount)
 
     async def set_details(self, org_id: int, request_id: str, state: str, details: dict[str, Any]) -> None:
         """Replace the details of a request still in `state` (the retry schedule of an executing request)."""
-        await self.s.execute(
-            _SET_DETAILS, {"org": org_id, "request": request_id, "in_state": state, "new_details": details}
+        await execute(
+            self.s, _SET_DETAILS, {"org": org_id, "request": request_id, "in_state": state, "new_details": details}
         )

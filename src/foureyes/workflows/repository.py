@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import Integer, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from foureyes.core.execute import execute
 from foureyes.core.models import column_values, core_table
 from foureyes.workflows.counts import count_added, count_moved, counted_total, seek
 from foureyes.workflows.listing import ListQuery, Shape, count_statement, page_statement, params_of, shape_of
@@ -80,7 +81,7 @@ class WorkflowRepository:
         A Core INSERT of the object's values: nothing is read back, so the unit of work (its flush, its
         bookkeeping at commit) is not needed. `row` stays a plain object the caller presents.
         """
-        await self.s.execute(_ADD_REQUEST, column_values(row))
+        await execute(self.s, _ADD_REQUEST, column_values(row))
         await count_added(self.s, row.org_id, row.state, row.start_time)
 
     async def flush(self) -> None:
@@ -99,7 +100,7 @@ class WorkflowRepository:
         params.update(
             org=org_id, request=request_id, from_state=from_state, from_version=version, set_version=version + 1
         )
-        started = (await self.s.execute(_transition_statement(tuple(values)), params)).scalar_one_or_none()
+        started = (await execute(self.s, _transition_statement(tuple(values)), params)).scalar_one_or_none()
         if started is None:
             return False
         if "state" in values:
@@ -154,7 +155,7 @@ class WorkflowRepository:
 
     async def config_in_force(self, org_id: int, request_type: str) -> tuple[int, dict[str, Any]] | None:
         """(revision, stored configuration) of the latest revision, or None while the defaults apply."""
-        row = (await self.s.execute(_IN_FORCE, {"org": org_id, "type": request_type})).first()
+        row = (await execute(self.s, _IN_FORCE, {"org": org_id, "type": request_type})).first()
         return None if row is None else (row.revision, row.config)
 
     async def config_revisions(

@@ -9,6 +9,7 @@ from sqlalchemy import insert
 
 from foureyes.audit.service import record
 from foureyes.core.clock import utcnow
+from foureyes.core.execute import execute
 from foureyes.core.models import core_table
 from foureyes.webhooks.outbox import enqueue_event
 from foureyes.workflows.config import WorkflowConfig
@@ -50,7 +51,7 @@ async def notes(repo: WorkflowRepository, row: WorkflowRequest, entries: list[tu
         {"org_id": row.org_id, "request_id": row.id, "at": when, "kind": kind, "actor": actor, "data": data}
         for when, (kind, actor, data) in zip(at, entries, strict=True)
     ]
-    await repo.s.execute(_ADD_EVENTS, rows)
+    await execute(repo.s, _ADD_EVENTS, rows)
     for when, (kind, actor, data) in zip(at, entries, strict=True):
         await record(
             repo.s,

@@ -145,8 +145,7 @@ class EarnQueries:
             params |= _count_params(key, f"_{i}")
         shape = tuple((key[0] is not None, key[1] is not None) for key in keys)
         stmt = _facts_statement(remembered, claim is not None, customer_id is not None, shape)
-        with self.s.no_autoflush:  # see insert_earn
-            row = (await execute(self.s, stmt, params)).one()._mapping
+        row = (await execute(self.s, stmt, params)).one()._mapping
         out.original = row.get("original")
         out.claimed = bool(row["claimed"]) if "claimed" in row else None
         out.customer_known = bool(row["customer_known"]) if "customer_known" in row else None
@@ -163,10 +162,9 @@ class EarnQueries:
 
     # -- writes -----------------------------------------------------------------------------------------
     async def insert_earn(self, values: dict[str, Any]) -> None:
-        # The earn path's statements leave pending ORM rows (its audit events) to the commit's one flush, so a
-        # bulk earn writes its audit rows and chain head once rather than once per item; none reads them.
-        with self.s.no_autoflush:
-            await execute(self.s, INSERT_EARN, {"org_id": self.org, **values})
+        # On the transaction's connection, like every statement of the earn path: nothing pending in the session
+        # is flushed by it (core/execute.py).
+        await execute(self.s, INSERT_EARN, {"org_id": self.org, **values})
 
     # -- idempotency ------------------------------------------------------------------------------------
     async def remembered(self, operation: str, request_id: str) -> dict[str, Any] | None:
@@ -176,5 +174,4 @@ class EarnQueries:
     async def remember(self, operation: str, request_id: str, response: dict[str, Any], now: datetime) -> None:
         """Keep the first result of a requestId; a concurrent twin fails here on the primary key."""
         values = {"operation": operation, "request_id": request_id, "response": response, "created_at": now}
-        with self.s.no_autoflush:  # see insert_earn
-            await execute(self.s, INSERT_IDEMPOTENCY, {"org_id": self.org, **values})
+        await execute(self.s, INSERT_IDEMPOTENCY, {"org_id": self.org, **values})

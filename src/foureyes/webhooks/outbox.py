@@ -50,8 +50,7 @@ async def subscriptions(session: AsyncSession, org_id: int) -> list[Subscription
     cache: dict[int, list[Subscription]] = session.info.setdefault(_SUBSCRIPTIONS, {})
     found = cache.get(org_id)
     if found is None:
-        with session.no_autoflush:  # see enqueue_event
-            rows = (await execute(session, _ACTIVE_SUBSCRIPTIONS, {"org": org_id})).all()
+        rows = (await execute(session, _ACTIVE_SUBSCRIPTIONS, {"org": org_id})).all()
         found = cache[org_id] = [(url, sealed, list(events or [])) for url, sealed, events in rows]
     return found
 
@@ -83,14 +82,12 @@ async def enqueue_event(
     now = utcnow()
     public_id = event_id or new_event_id()
     values = {"org_id": org_id, "event_name": event_name, "event_id": public_id, "payload": payload, "created_at": now}
-    # Nothing here reads the caller's pending ORM rows, so they are left to the caller's one flush at commit
-    # instead of being flushed by every event of a bulk call.
-    with session.no_autoflush:
-        result = await execute(session, INSERT_EVENT, values)
-        if targets:
-            key = result.inserted_primary_key  # lastrowid on SQLite, RETURNING id on PostgreSQL: no extra statement
-            assert key is not None
-            common = {"org_id": org_id, "event_id": key[0], "status": "pending", "attempts": 0, "next_attempt_at": now}
-            rows = [{**common, "url": url, "secret_sealed": sealed} for url, sealed in targets]
-            await execute(session, INSERT_DELIVERIES, rows)
+    # On the transaction's connection (core/execute.py): a bulk call's events flush nothing pending in the session.
+    result = await execute(session, INSERT_EVENT, values)
+    if targets:
+        key = result.inserted_primary_key  # lastrowid on SQLite, RETURNING id on PostgreSQL: no extra statement
+        assert key is not None
+        common = {"org_id": org_id, "event_id": key[0], "status": "pending", "attempts": 0, "next_attempt_at": now}
+        rows = [{**common, "url": url, "secret_sealed": sealed} for url, sealed in targets]
+        await execute(session, INSERT_DELIVERIES, rows)
     return public_id

@@ -6,6 +6,7 @@
   concurrent callers and renewed in the background while a client keeps calling (VerificationCache).
 - JWTs: HS256 only, pinned at decode; `exp`, `iat`, `iss`, `aud`, `sub`, `org`, `jti` always required.
 - Secrets: Fernet (AES-128-CBC + HMAC-SHA256) with a key derived from the server secret.
+- Outbound HTTP clients keep no cookies (`no_cookies`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import jwt
@@ -245,3 +247,13 @@ def mask_headers(headers: dict[str, Any]) -> dict[str, Any]:
 
 def hmac_signature(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def no_cookies() -> CookieJar:
+    """A cookie jar that keeps nothing, for the process's outbound clients (downstream calls, webhooks).
+
+    One client serves every org's calls: a cookie a downstream set while answering one org's request would ride
+    on the next call to that host, whichever org it is for (httpx keeps a client-wide jar by default). The API
+    calls foureyes makes are authenticated by their own headers and never need a session cookie.
+    """
+    return CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))

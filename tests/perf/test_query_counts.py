@@ -161,29 +161,42 @@ async def test_create_and_decide_have_fixed_budgets(
     assert decides[0] == decides[1], decides
 
 
+async def hot_round(ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any], n: int) -> Statements:
+    """The statements of one create, its approval (with the downstream earn), a get and a list page."""
+    checker = world["tenant"].headers("checker")
+    with count_statements(ctx) as found:
+        rid = await create(client, world, n)
+        decision = {
+            "requestId": rid,
+            "actionName": "AdminTask",
+            "payload": {"AdminTask-Payload": {"actionDecision": "approved", "actionMessage": "ok"}},
+        }
+        r = await client.put(f"{WF}/EARN-BADGE", json=decision, headers=checker)
+        assert r.json()["data"]["state"] == "approved", r.text
+        r = await client.get(f"{WF}/requests/{rid}", headers=checker)
+        assert r.status_code == 200, r.text
+        r = await client.get(f"{WF}/requests", params={"states": "approved"}, headers=checker)
+        assert r.status_code == 200, r.text
+    assert found.count > 20, str(found)  # the round ran its statements through the counted engines
+    return found
+
+
+async def warmed(ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]) -> None:
+    """One round first: the org's audit chain, and each user's Basic verification (authentication reads users
+    through the session on a client's first call, not on the hot path)."""
+    await hot_round(ctx, client, world, 1)
+    assert (await client.get(f"{WF}/requests", headers=world["tenant"].headers("writer"))).status_code in (200, 403)
+
+
 async def test_the_hot_paths_statements_are_compiled_once(
     ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:
-    """After one create, approval (with its downstream earn) and list, repeating them compiles no SQL: every
+    """After one create, approval (with its downstream earn), get and list, repeating them compiles no SQL: every
     statement comes from SQLAlchemy's compiled cache (a multi-row VALUES statement, which it cannot cache, was
     compiled on every approval)."""
-    tenant = world["tenant"]
-    compiled: list[list[str]] = []
-    for n in (1, 2):
-        with count_statements(ctx) as found:
-            rid = await create(client, world, n)
-            decision = {
-                "requestId": rid,
-                "actionName": "AdminTask",
-                "payload": {"AdminTask-Payload": {"actionDecision": "approved", "actionMessage": "ok"}},
-            }
-            r = await client.put(f"{WF}/EARN-BADGE", json=decision, headers=tenant.headers("checker"))
-            assert r.json()["data"]["state"] == "approved", r.text
-            r = await client.get(f"{WF}/requests", params={"states": "approved"}, headers=tenant.headers("checker"))
-            assert r.status_code == 200, r.text
-        compiled.append(found.compiled)
-    assert compiled[0], "the first round compiles its statements (or this test no longer sees compilation)"
-    assert compiled[1] == [], "\n".join(compiled[1])
+    first, second = await hot_round(ctx, client, world, 1), await hot_round(ctx, client, world, 2)
+    assert first.compiled, "the first round compiles its statements (or this test no longer sees compilation)"
+    assert second.compiled == [], "\n".join(second.compiled)
 
 
 async def test_the_hot_paths_run_no_orm_statement(
@@ -193,24 +206,8 @@ async def test_the_hot_paths_run_no_orm_statement(
     only to load the request and the badge as mapped objects (the paths hand them on and update them); every
     other statement is built on Core tables: an ORM-enabled select pays the ORM's compile state and row loading
     on every call, even for plain columns (core/models.py)."""
-    tenant = world["tenant"]
-    await create(client, world, 1)  # the org's audit chain, the maker's Basic verification
-    for user in ("checker", "writer"):  # their first Basic call reads the user (authentication, not a hot path)
-        assert (await client.get(f"{WF}/requests", headers=tenant.headers(user))).status_code in (200, 403)
-    with count_statements(ctx) as found:
-        rid = await create(client, world, 2)
-        decision = {
-            "requestId": rid,
-            "actionName": "AdminTask",
-            "payload": {"AdminTask-Payload": {"actionDecision": "approved", "actionMessage": "ok"}},
-        }
-        r = await client.put(f"{WF}/EARN-BADGE", json=decision, headers=tenant.headers("checker"))
-        assert r.json()["data"]["state"] == "approved", r.text
-        r = await client.get(f"{WF}/requests/{rid}", headers=tenant.headers("checker"))
-        assert r.status_code == 200, r.text
-        r = await client.get(f"{WF}/requests", params={"states": "approved"}, headers=tenant.headers("checker"))
-        assert r.status_code == 200, r.text
-    assert found.count > 20, str(found)  # the round ran its statements through the counted engines
+    await warmed(ctx, client, world)
+    found = await hot_round(ctx, client, world, 2)
     entity_loads = ("SELECT workflow_requests.id, ", "SELECT badge_meta.id, ")
     assert [sql for sql in found.orm if not sql.startswith(entity_loads)] == [], "\n".join(found.orm)
     assert len(found.orm) == 5, "\n".join(found.orm)  # badge: dry run, earn; request: approval, get, list
@@ -219,22 +216,10 @@ async def test_the_hot_paths_run_no_orm_statement(
 async def test_the_hot_paths_core_statements_skip_the_sessions_execute(
     ctx: AppContext, client: httpx.AsyncClient, world: dict[str, Any]
 ) -> None:
-    """A create, its approval (with the downstream earn) and a list page run their Core statements on the
+    """A create, its approval (with the downstream earn), a get and a list page run their Core statements on the
     transaction's connection (core/execute.py), not through `Session.execute` (~30 Python calls a statement)."""
-    tenant = world["tenant"]
-    await create(client, world, 1)
-    with count_statements(ctx) as found:
-        rid = await create(client, world, 2)
-        decision = {
-            "requestId": rid,
-            "actionName": "AdminTask",
-            "payload": {"AdminTask-Payload": {"actionDecision": "approved", "actionMessage": "ok"}},
-        }
-        r = await client.put(f"{WF}/EARN-BADGE", json=decision, headers=tenant.headers("checker"))
-        assert r.json()["data"]["state"] == "approved", r.text
-        r = await client.get(f"{WF}/requests", params={"states": "approved"}, headers=tenant.headers("checker"))
-        assert r.status_code == 200, r.text
-    assert found.count > 20, str(found)
+    await warmed(ctx, client, world)
+    found = await hot_round(ctx, client, world, 2)
     assert found.core_via_session == [], "\n".join(found.core_via_session)
 
 

@@ -24,8 +24,9 @@ def core_table(model: type[Base]) -> Table:
     """The model's Core table, for hot-path statements that should not take the ORM's execution path.
 
     A select naming ORM attributes (`Model.col`) is ORM-enabled even when it returns plain columns: SQLAlchemy
-    then runs its ORM compile state and row loading on every execution, ~85 µs a statement here against the same
-    select on the table's columns (docs/performance.md). Inserts built on the table skip the unit of work too.
+    then runs its ORM compile state and row loading on every execution, and `core.execute` refuses it. An entity
+    select costs ~66 Python calls more than the same select on the table (docs/performance.md, "Session 8").
+    Inserts built on the table skip the unit of work too.
     """
     return cast(Table, model.__table__)  # declarative models with __tablename__ always have a Table
 

@@ -17,20 +17,7 @@ WRITE = "BadgesWrite"
 IDENTIFIER = "X-CAP-CUSTOMER-IDENTIFIER"
 
 
-@router.post("/badgeMeta/customer/issueBulk")
-async def issue_bulk(ctx: Ctx, caller: ApiCaller, body: Any = Body(None), dryRun: str | None = None) -> dict[str, Any]:
-    """Enrol customers for a badge (`dryRun=true` checks and reports without writing)."""
-    require(caller, WRITE)
-    return envelope(await BadgesService(ctx).issue_bulk(caller, body, dry_run=bool_arg(dryRun, "dryRun")))
-
-
-@router.post("/badgeMeta/customer/revokeIssue")
-async def revoke_issue(ctx: Ctx, caller: ApiCaller, body: Any = Body(None)) -> dict[str, Any]:
-    """Revoke customers' enrolments."""
-    require(caller, WRITE)
-    return envelope(await RevokeService(ctx).revoke_issue(caller, body))
-
-
+# First in this router: it is what the executor calls for every approved EARN-BADGE (foureyes.app, route walk).
 @router.post("/customer/earn")
 async def earn(
     ctx: Ctx,
@@ -43,6 +30,20 @@ async def earn(
     require(caller, WRITE)
     svc = BadgesService(ctx)
     return envelope(await svc.earn(caller, body, dry_run=bool_arg(dryRun, "dryRun"), identifier=identifier))
+
+
+@router.post("/badgeMeta/customer/issueBulk")
+async def issue_bulk(ctx: Ctx, caller: ApiCaller, body: Any = Body(None), dryRun: str | None = None) -> dict[str, Any]:
+    """Enrol customers for a badge (`dryRun=true` checks and reports without writing)."""
+    require(caller, WRITE)
+    return envelope(await BadgesService(ctx).issue_bulk(caller, body, dry_run=bool_arg(dryRun, "dryRun")))
+
+
+@router.post("/badgeMeta/customer/revokeIssue")
+async def revoke_issue(ctx: Ctx, caller: ApiCaller, body: Any = Body(None)) -> dict[str, Any]:
+    """Revoke customers' enrolments."""
+    require(caller, WRITE)
+    return envelope(await RevokeService(ctx).revoke_issue(caller, body))
 
 
 @router.post("/customer/earnBulk")

@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from foureyes.console import pages_auth, pages_badges, pages_maker, pages_requests, pages_settings
 
-router = APIRouter()
-# pages_maker first: its /requests/new must win over pages_requests' /requests/{request_id}.
-for _pages in (pages_auth, pages_maker, pages_requests, pages_settings, pages_badges):
-    router.include_router(_pages.router)
+# Included into the app one by one, in this order: pages_maker first, because its /requests/new must win over
+# pages_requests' /requests/{request_id}.
+routers = [_pages.router for _pages in (pages_auth, pages_maker, pages_requests, pages_settings, pages_badges)]

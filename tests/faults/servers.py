@@ -5,36 +5,41 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import ssl
 from dataclasses import dataclass, field
 from typing import Any
 
 
 @dataclass
 class Step:
-    """What the server does with one request: answer `status` (after `delay` s), or `close`/`hang`."""
+    """What the server does with one request: answer `status` (after `delay` s), or `close`/`hang`; `answer-close`
+    answers, then closes the connection (a server ending an idle keep-alive connection)."""
 
     status: int = 200
     body: Any = field(default_factory=lambda: {"data": {"ok": True}, "errors": [], "warnings": []})
     delay: float = 0.0
-    action: str = "answer"  # answer | close | hang
+    action: str = "answer"  # answer | answer-close | close | hang
     headers: dict[str, str] = field(default_factory=dict)
 
 
 class ScriptedServer:
-    """HTTP/1.1 on 127.0.0.1:<random>; plays `steps` in order, then repeats the last one."""
+    """HTTP/1.1 (over TLS when given `tls`) on 127.0.0.1:<random>; plays `steps` in order, then repeats the last
+    one; counts the connections it accepted."""
 
-    def __init__(self, *steps: Step) -> None:
+    def __init__(self, *steps: Step, tls: ssl.SSLContext | None = None) -> None:
         self.steps = list(steps) or [Step()]
         self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self.connections = 0
+        self.tls = tls
         self._server: asyncio.Server | None = None
         self.port = 0
 
     @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     async def __aenter__(self) -> ScriptedServer:
-        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0, ssl=self.tls)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -45,6 +50,7 @@ class ScriptedServer:
             await asyncio.wait_for(self._server.wait_closed(), 2)
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -67,7 +73,9 @@ class ScriptedServer:
                     + payload
                 )
                 await writer.drain()
-        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
+                if step.action == "answer-close":
+                    break
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError, ssl.SSLError):
             pass
         finally:
             writer.close()

@@ -9,7 +9,8 @@ import httpx
 from foureyes.core.clock import Clock, SystemClock
 from foureyes.core.database import Database
 from foureyes.core.metrics import Metrics
-from foureyes.core.security import SecretBox, TokenService, configure_hasher, no_cookies
+from foureyes.core.outbound import outbound_client
+from foureyes.core.security import SecretBox, TokenService, configure_hasher
 from foureyes.core.settings import Settings
 from foureyes.identity.auth import Authenticator
 
@@ -29,16 +30,10 @@ class AppContext:
 
     @property
     def downstream(self) -> httpx.AsyncClient:
-        """One pooled client per process; never follows redirects, ignores proxy environment variables and keeps
-        no cookies (one org's call must not carry what a downstream set on another's)."""
+        """One pooled client per process (core.outbound): never follows redirects, ignores proxy environment
+        variables and keeps no cookies (one org's call must not carry what a downstream set on another's)."""
         if self.http is None:
-            self.http = httpx.AsyncClient(
-                timeout=httpx.Timeout(self.settings.downstream_timeout_seconds, connect=5.0),
-                follow_redirects=False,
-                trust_env=False,
-                cookies=no_cookies(),
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
-            )
+            self.http = outbound_client(httpx.Timeout(self.settings.downstream_timeout_seconds, connect=5.0))
         return self.http
 
     async def close(self) -> None:

@@ -20,7 +20,8 @@ import httpx
 from foureyes import __version__
 from foureyes.core.context import AppContext
 from foureyes.core.logging import get_logger
-from foureyes.core.security import hmac_signature, no_cookies
+from foureyes.core.outbound import outbound_client
+from foureyes.core.security import hmac_signature
 from foureyes.webhooks.models import OutboxEvent, WebhookDelivery
 from foureyes.webhooks.repository import WebhookRepository
 from foureyes.webhooks.urls import InvalidWebhookUrl, check_webhook_url
@@ -73,12 +74,8 @@ class Outcome:
 def new_client() -> httpx.AsyncClient:
     """A client that never follows redirects, reads no proxy settings from the environment and keeps no cookies
     (a pass delivers many orgs' events)."""
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(SEND_TIMEOUT_SECONDS, connect=5.0),
-        follow_redirects=False,
-        trust_env=False,
-        cookies=no_cookies(),
-        headers={"User-Agent": f"foureyes-webhooks/{__version__}"},
+    return outbound_client(
+        httpx.Timeout(SEND_TIMEOUT_SECONDS, connect=5.0), headers={"User-Agent": f"foureyes-webhooks/{__version__}"}
     )
 
 

@@ -21,7 +21,11 @@ to the worker thread, so the event loop never sleeps in SQLite's busy handler or
   any commit that wrote a bulk batch, starts a passive checkpoint on a connection and thread of its own
   (`Checkpointer`) without waiting for it: SQLite lets a checkpoint run beside the writer, so no commit and no
   later transaction waits for one. Its COMMITs then only append to the WAL (no sync with `synchronous=NORMAL`)
-  and run on the loop.
+  and run on the loop. A passive checkpoint never empties the WAL, though: SQLite rewinds it only when a writer
+  begins while every frame is already copied, which a writer that never pauses never does (under sustained load
+  the WAL grew by ~27 MB a second). Once it holds WAL_RESET_FRAMES, the checkpoint thread runs a TRUNCATE
+  checkpoint, which waits for the writer's transaction and the readers, copies the rest and empties the file;
+  writers wait for it meanwhile (a few ms, once per WAL_RESET_FRAMES).
 
 Everything else cannot wait for a lock: in WAL mode readers never block and never block the writer, and a write
 statement runs inside a transaction that already holds the write lock. ROLLBACK only drops the WAL frames.
@@ -55,6 +59,10 @@ BULK_ROWS = 50
 # Write commits between two checkpoints. A commit adds a few pages to the WAL (a created request: ~5), so the WAL
 # stays near SQLite's own automatic threshold (1000 pages) without a checkpoint inside any request's COMMIT.
 CHECKPOINT_EVERY = 100
+# 64 MiB of 4 KiB pages: under full load a reset every few seconds. A reader looks a page up in the WAL's index
+# (one hash table per 4,096 frames), so a WAL that only grows also slows every read.
+WAL_RESET_FRAMES = 16_384
+RESET_WAIT_MS = 1_000  # the writer's transactions and the reads last milliseconds
 BEGIN_IMMEDIATE = "BEGIN IMMEDIATE"
 SQLITE_BUSY = 5
 
@@ -81,14 +89,24 @@ def _begin_without_waiting(conn: sqlite3.Connection, busy_timeout_ms: int) -> bo
         conn.execute(f"PRAGMA busy_timeout={busy_timeout_ms}")
 
 
-def _checkpoint(conn: sqlite3.Connection) -> None:
+def _checkpoint(conn: sqlite3.Connection) -> int:
+    """A passive checkpoint; returns how many frames the WAL holds (copied or not)."""
     # PASSIVE never waits for readers or the writer: frames still in a reader's snapshot, or appended meanwhile,
     # are copied by a later checkpoint.
-    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+    _busy, frames, _copied = conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    return int(frames)
+
+
+def _reset_wal(conn: sqlite3.Connection) -> None:
+    # TRUNCATE waits (the connection's busy_timeout) for the writer's transaction to end and for readers to leave
+    # the WAL, holding the write lock meanwhile, then copies what is left and truncates the file. If the wait
+    # runs out it has done a passive checkpoint only, and the next checkpoint tries again.
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
 
 class Checkpointer:
-    """Passive WAL checkpoints of one database file, one at a time, on a connection and thread of their own.
+    """Passive WAL checkpoints of one database file, one at a time, on a connection and thread of their own, and
+    a TRUNCATE checkpoint when the WAL has grown to WAL_RESET_FRAMES (the module's docstring says why).
 
     The write connection used to run them itself (on aiosqlite's worker, awaited inside its COMMIT): the committing
     request and every write queued behind it waited 7-18 ms, every CHECKPOINT_EVERY commits. A checkpoint needs no
@@ -127,7 +145,9 @@ class Checkpointer:
         try:
             if self._conn is None:
                 self._conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-            _checkpoint(self._conn)
+                self._conn.execute(f"PRAGMA busy_timeout={RESET_WAIT_MS}")
+            if _checkpoint(self._conn) >= WAL_RESET_FRAMES:
+                _reset_wal(self._conn)
             self.failed = False
         except Exception as error:  # the commits before it stand: a failed checkpoint (disk full) is only retried
             self.failed = True

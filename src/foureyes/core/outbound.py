@@ -72,6 +72,10 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
     async def write(self, buffer: bytes, timeout: float | None = None) -> None:
         if not buffer:
             return
+        if self._writer.is_closing():
+            # The server closed it after the pool's last look (uvloop would raise RuntimeError on the write): a
+            # dropped connection, as anyio reports it, which the executor calls again at once.
+            raise httpcore.WriteError("the connection was closed")
         try:
             self._writer.write(buffer)
             # `drain` reports a lost connection and waits only while the socket's send buffer is full.

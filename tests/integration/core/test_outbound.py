@@ -12,15 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import anyio
+import httpcore
 import httpx
 import pytest
+import uvloop
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from foureyes.core.context import AppContext
-from foureyes.core.outbound import outbound_client
+from foureyes.core.outbound import AsyncioBackend, outbound_client
 from foureyes.webhooks.delivery import new_client
 from tests.conftest import base_settings
 from tests.faults.servers import ScriptedServer, Step
@@ -145,3 +147,38 @@ async def test_the_outbound_clients_open_no_anyio_cancel_scope_per_socket_operat
                     assert (await client.post(f"{server.base_url}/earn", json=BODY)).status_code == 200
     await ctx.close()
     assert cancel_scopes == []
+
+
+def test_on_uvloop_as_the_server_runs_it(tmp_path: Path) -> None:
+    """`foureyes serve` runs uvloop: TLS, pooling, a drop and a closed idle connection on its transports too."""
+    server_context, cert_file = _authority(tmp_path)
+    trusting = ssl.create_default_context(cafile=str(cert_file))
+
+    async def scenario() -> None:
+        async with ScriptedServer(tls=server_context) as server, outbound_client(FAST, verify=trusting) as client:
+            for _ in range(2):
+                assert (await client.post(f"{server.base_url}/earn", json=BODY)).status_code == 200
+        assert server.connections == 1
+        async with ScriptedServer(Step(action="answer-close")) as server, outbound_client(FAST) as client:
+            for _ in range(2):
+                assert (await client.get(f"{server.base_url}/x")).status_code == 200
+                await asyncio.sleep(0.05)
+        assert server.connections == 2
+        async with ScriptedServer(Step(action="close")) as server, outbound_client(FAST) as client:
+            with pytest.raises(httpx.RemoteProtocolError):
+                await client.get(f"{server.base_url}/x")
+
+    uvloop.run(scenario())
+
+
+def test_writing_to_a_connection_closed_meanwhile_is_a_write_error() -> None:
+    # What the executor treats as a dropped connection (and calls again at once). On uvloop, as the server runs,
+    # a write to a closed transport raises RuntimeError, which no caller would recognise.
+    async def scenario() -> None:
+        async with ScriptedServer() as server:
+            stream = await AsyncioBackend().connect_tcp("127.0.0.1", server.port, timeout=1.0)
+            await stream.aclose()
+            with pytest.raises(httpcore.WriteError):
+                await stream.write(b"GET / HTTP/1.1\r\n\r\n", timeout=1.0)
+
+    uvloop.run(scenario())

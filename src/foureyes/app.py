@@ -66,7 +66,8 @@ def _routers_by_traffic() -> list[APIRouter]:
     """Every router, the busiest first: FastAPI finds a request's route by walking the included routers in
     order (docs/decisions.md), so the request workflow and the badge earn its executor calls come first.
 
-    No two routers can both fully match one request, so the order changes nothing but the walk.
+    The order changes nothing but the walk: routes of different features never both fully match one request,
+    and each feature's routers keep their own order (the console's /requests/new before /requests/{request_id}).
     """
     from foureyes.badges.routes import routers as badges
     from foureyes.console.routes import routers as console

@@ -23,9 +23,9 @@ to the worker thread, so the event loop never sleeps in SQLite's busy handler or
   later transaction waits for one. Its COMMITs then only append to the WAL (no sync with `synchronous=NORMAL`)
   and run on the loop. A passive checkpoint never empties the WAL, though: SQLite rewinds it only when a writer
   begins while every frame is already copied, which a writer that never pauses never does (under sustained load
-  the WAL grew by ~27 MB a second). Once it holds WAL_RESET_FRAMES, the checkpoint thread runs a TRUNCATE
+  the WAL grew by ~29 MB a second). Once it holds WAL_RESET_FRAMES, the checkpoint thread runs a TRUNCATE
   checkpoint, which waits for the writer's transaction and the readers, copies the rest and empties the file;
-  writers wait for it meanwhile (a few ms, once per WAL_RESET_FRAMES).
+  writers wait for it meanwhile (the copy of what is left, and any read still on the WAL, up to RESET_WAIT_MS).
 
 Everything else cannot wait for a lock: in WAL mode readers never block and never block the writer, and a write
 statement runs inside a transaction that already holds the write lock. ROLLBACK only drops the WAL frames.

@@ -146,7 +146,7 @@ async def test_a_writer_that_never_pauses_still_has_its_wal_emptied(
     db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # SQLite rewinds the WAL only when a writer begins while every frame is copied; commits that follow each other
-    # without waiting for the checkpoint beside them never see that, and the WAL used to grow for ever (27 MB/s
+    # without waiting for the checkpoint beside them never see that, and the WAL used to grow for ever (~29 MB/s
     # under the end-to-end benchmark). With a low threshold, the checkpoint thread empties it.
     monkeypatch.setattr(sqlite_driver, "WAL_RESET_FRAMES", 200)
     async with db.write() as s:

@@ -116,10 +116,13 @@ async def test_the_job_is_committed_leased_to_the_approving_process(
 ) -> None:
     """A worker cannot take the first attempt from the approval that runs it; it runs exactly once."""
     calls: list[httpx.Request] = []
+    # The downstream answers only when the test lets it: a fixed delay here was a race the test could lose on a
+    # loaded machine (the attempt finished before the job was read).
+    answer = asyncio.Event()
 
     async def slow(request: httpx.Request) -> httpx.Response:
         calls.append(request)
-        await asyncio.sleep(0.5)
+        await answer.wait()
         return httpx.Response(200, json={"data": {"ok": True}, "errors": []})
 
     ctx.http = httpx.AsyncClient(transport=httpx.MockTransport(slow))
@@ -127,10 +130,13 @@ async def test_the_job_is_committed_leased_to_the_approving_process(
     await configure(client, tenant, RTYPE)
     rid = await _create(client, tenant)
     r = await client.put(f"{BASE}/{RTYPE}", json=decision(rid), headers=tenant.headers("checker@demo.test"))
-    assert r.json()["data"]["state"] == "IntouchAPITask", r.text  # answered while the attempt runs
-    job = await execution_job(ctx, rid)
-    assert (job.status, job.attempts, job.lease_owner) == ("leased", 1, executor_for(ctx).owner)
-    assert await Executor(ctx).run_due() == 0  # another worker: the lease is held
+    try:
+        assert r.json()["data"]["state"] == "IntouchAPITask", r.text  # answered while the attempt runs
+        job = await execution_job(ctx, rid)
+        assert (job.status, job.attempts, job.lease_owner) == ("leased", 1, executor_for(ctx).owner)
+        assert await Executor(ctx).run_due() == 0  # another worker: the lease is held
+    finally:
+        answer.set()
     await executor_for(ctx).drain()
     assert (await _get(client, tenant, rid))["state"] == "approved"
     assert len(calls) == 1

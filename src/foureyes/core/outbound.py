@@ -40,6 +40,9 @@ _EXCEPTIONS: tuple[tuple[type[Exception], type[httpx.TransportError]], ...] = (
     (httpcore.UnsupportedProtocol, httpx.UnsupportedProtocol),
 )
 
+# httpcore's names for a connection's details, as asyncio's transports call them.
+_EXTRA_INFO = {"ssl_object": "ssl_object", "client_addr": "sockname", "server_addr": "peername", "socket": "socket"}
+
 
 @contextmanager
 def _as_httpx_errors() -> Iterator[None]:
@@ -112,8 +115,8 @@ class AsyncioStream(httpcore.AsyncNetworkStream):
             # Asked of an idle connection: anything to read there (the server's close or an error) means it
             # cannot carry another request.
             return self._reader.at_eof() or self._reader.exception() is not None or self._writer.is_closing()
-        names = {"ssl_object": "ssl_object", "client_addr": "sockname", "server_addr": "peername", "socket": "socket"}
-        return self._writer.get_extra_info(names[info]) if info in names else None
+        name = _EXTRA_INFO.get(info)
+        return self._writer.get_extra_info(name) if name else None
 
 
 class AsyncioBackend(httpcore.AsyncNetworkBackend):
@@ -198,14 +201,13 @@ POOL_LIMITS = httpx.Limits(max_connections=100, max_keepalive_connections=20)
 
 def outbound_client(
     timeout: httpx.Timeout,
-    limits: httpx.Limits = POOL_LIMITS,
     headers: dict[str, str] | None = None,
     verify: ssl.SSLContext | bool = True,
 ) -> httpx.AsyncClient:
     """A client that never follows redirects, reads no proxy settings from the environment and keeps no cookies
     (one client serves every org: docs/decisions.md), on `OutboundTransport`."""
     return httpx.AsyncClient(
-        transport=OutboundTransport(limits, verify),
+        transport=OutboundTransport(POOL_LIMITS, verify),
         timeout=timeout,
         follow_redirects=False,
         trust_env=False,

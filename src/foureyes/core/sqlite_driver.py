@@ -56,8 +56,9 @@ from foureyes.core.logging import get_logger
 
 DRIVER = "foureyes_aiosqlite"
 BULK_ROWS = 50
-# Write commits between two checkpoints. A commit adds a few pages to the WAL (a created request: ~5), so the WAL
-# stays near SQLite's own automatic threshold (1000 pages) without a checkpoint inside any request's COMMIT.
+# Write commits between two passive checkpoints. A commit adds a few pages to the WAL (a created request: ~5), so
+# each checkpoint copies a few hundred pages, and none runs inside a request's COMMIT. They do not bound the WAL's
+# size under sustained writes; WAL_RESET_FRAMES does.
 CHECKPOINT_EVERY = 100
 # 64 MiB of 4 KiB pages: under full load a reset every few seconds. A reader looks a page up in the WAL's index
 # (one hash table per 4,096 frames), so a WAL that only grows also slows every read.

@@ -28,6 +28,9 @@ class Statements:
     # Core statements sent through `Session.execute` rather than `core.execute.execute`: they pay the session's
     # execution path (~30 Python calls a statement) for nothing.
     core_via_session: list[str] = field(default_factory=list)
+    # Statements sent through SQLAlchemy's execution path (they have an execution context), BEGIN and COMMIT
+    # aside; the others went straight to the driver (core/direct.py).
+    via_sqlalchemy: list[str] = field(default_factory=list)
 
     @property
     def count(self) -> int:
@@ -43,6 +46,8 @@ def count_statements(ctx: AppContext) -> Iterator[Statements]:
 
     def _seen(_conn: Any, _cursor: Any, statement: str, _params: Any, context: Any, _many: bool) -> None:
         found.sql.append(" ".join(statement.split()))
+        if context is not None and context.compiled is not None:
+            found.via_sqlalchemy.append(found.sql[-1])
         # Driver-level SQL (BEGIN) has nothing to compile; a Core or ORM statement reports how it got its SQL.
         if context is not None and context.compiled is not None and context.cache_hit != CacheStats.CACHE_HIT:
             found.compiled.append(found.sql[-1])

@@ -11,11 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.core.execute import execute
-
-# Execution option for a read that may walk many rows (a COUNT or an OFFSET over a filtered list): the SQLite
-# driver runs it on its worker thread, where SQLite releases the GIL, instead of on the event loop's thread
-# (core/sqlite_driver.py). PostgreSQL ignores it: its statements always wait on the network.
-LONG_READ = "foureyes_long_read"
+from foureyes.core.sqlite_driver import LONG_READ
 
 
 def long_read(stmt: Select[Any]) -> Select[Any]:

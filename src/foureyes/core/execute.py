@@ -5,7 +5,8 @@ events, and the catalog's and identity's code loads and changes mapped objects. 
 built on tables (`core.models.core_table`) and need none of the ORM's execution path — bind lookup, execution
 options merging, the `do_orm_execute` hooks: ~30 Python calls a statement, a fifth of a Core statement's cost on
 SQLite (docs/performance.md). `execute` runs them on the connection of the session's transaction, looked up once
-per transaction.
+per transaction, and, where `core.direct` can run a statement without SQLAlchemy's per-execution path (nearly
+all of them), sends it straight to the driver; the caller reads the result the same way either way (`Rows`).
 
 Not for writes to identity tables: the principal cache hears of those through the session's `do_orm_execute`
 event, which this path skips (identity/principal_cache.py). Not for mapped-class statements either: they need
@@ -14,16 +15,33 @@ the session (autoflush, identity map); `execute` refuses them.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
+from typing import Any, Protocol
 
-from sqlalchemy import CursorResult, Executable, event
-from sqlalchemy.engine import Connection
+from sqlalchemy import Executable, event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.util.concurrency import await_
 
-Rows = CursorResult[*tuple[Any, ...]]  # what Session.execute returns for an untyped statement
+from foureyes.core import direct
 
 _CONNECTION = "foureyes.core.connection"
+
+
+class Rows(Protocol):
+    """What callers read of a statement's result: SQLAlchemy's `CursorResult` and `direct.DirectResult` both."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def __iter__(self) -> Iterator[Any]: ...
+    def all(self) -> Any: ...
+    def first(self) -> Any: ...
+    def one(self) -> Any: ...
+    def one_or_none(self) -> Any: ...
+    def scalar(self) -> Any: ...
+    def scalar_one(self) -> Any: ...
+    def scalar_one_or_none(self) -> Any: ...
 
 
 async def execute(session: AsyncSession, statement: Executable, parameters: Any = None) -> Rows:
@@ -33,15 +51,24 @@ async def execute(session: AsyncSession, statement: Executable, parameters: Any 
     conn: AsyncConnection | None = session.info.get(_CONNECTION)
     if conn is None:
         conn = session.info[_CONNECTION] = await session.connection()
-    return await conn.execute(statement, parameters)
+    plan = direct.plan(statement, conn.dialect, parameters)
+    if plan is None or conn.sync_engine.echo:
+        return await conn.execute(statement, parameters)
+    return await direct.run(conn, plan, parameters)
 
 
 def execute_sync(session: Session, statement: Executable, parameters: Any = None) -> Rows:
-    """`execute` for code that runs inside the session's synchronous events (the audit chain's `before_commit`)."""
+    """`execute` for code that runs inside the session's synchronous events (the audit chain's `before_commit`):
+    they run in SQLAlchemy's greenlet, which can await the driver."""
     _refuse_mapped(statement)
     conn: AsyncConnection | None = session.info.get(_CONNECTION)
-    sync: Connection = conn.sync_connection if conn is not None and conn.sync_connection else session.connection()
-    return sync.execute(statement, parameters)
+    if conn is None or conn.sync_connection is None:
+        return session.connection().execute(statement, parameters)
+    plan = direct.plan(statement, conn.dialect, parameters)
+    if plan is None or conn.sync_engine.echo:
+        return conn.sync_connection.execute(statement, parameters)
+    result: Rows = await_(direct.run(conn, plan, parameters))
+    return result
 
 
 def _refuse_mapped(statement: Executable) -> None:

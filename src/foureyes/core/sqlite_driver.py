@@ -51,10 +51,13 @@ from sqlalchemy.dialects.sqlite.aiosqlite import (
 )
 from sqlalchemy.util.concurrency import await_
 
-from foureyes.core.dialect import LONG_READ
 from foureyes.core.logging import get_logger
 
 DRIVER = "foureyes_aiosqlite"
+# Execution option for a read that may walk many rows (a COUNT or an OFFSET over a filtered list; set by
+# `core.dialect.long_read`): this driver runs it on its worker thread, where SQLite releases the GIL, instead of on
+# the event loop's thread. PostgreSQL ignores it: its statements always wait on the network.
+LONG_READ = "foureyes_long_read"
 BULK_ROWS = 50
 # Write commits between two passive checkpoints. A commit adds a few pages to the WAL (a created request: ~5), so
 # each checkpoint copies a few hundred pages, and none runs inside a request's COMMIT. They do not bound the WAL's

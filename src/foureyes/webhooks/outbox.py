@@ -29,7 +29,9 @@ _SUBSCRIPTIONS = "foureyes.webhooks.subscriptions"
 
 # Built once and reused with bind parameters: building them per event cost more Python than running them (a
 # reused statement's compiled form is found by its memoised cache key).
-INSERT_EVENT: Insert = insert(EVENTS)
+# RETURNING named here, not left to SQLAlchemy (`inserted_primary_key`): the event's id comes back in the same
+# round trip on both stores and the statement can run directly on the driver (core/direct.py).
+INSERT_EVENT: Insert = insert(EVENTS).returning(EVENTS.c.id)
 INSERT_DELIVERIES: Insert = insert(DELIVERIES)
 _ACTIVE_SUBSCRIPTIONS = (
     select(_SUBSCRIBED.c.url, _SUBSCRIBED.c.secret_sealed, _SUBSCRIBED.c.events)
@@ -83,11 +85,9 @@ async def enqueue_event(
     public_id = event_id or new_event_id()
     values = {"org_id": org_id, "event_name": event_name, "event_id": public_id, "payload": payload, "created_at": now}
     # On the transaction's connection (core/execute.py): a bulk call's events flush nothing pending in the session.
-    result = await execute(session, INSERT_EVENT, values)
+    key = (await execute(session, INSERT_EVENT, values)).scalar_one()
     if targets:
-        key = result.inserted_primary_key  # lastrowid on SQLite, RETURNING id on PostgreSQL: no extra statement
-        assert key is not None
-        common = {"org_id": org_id, "event_id": key[0], "status": "pending", "attempts": 0, "next_attempt_at": now}
+        common = {"org_id": org_id, "event_id": key, "status": "pending", "attempts": 0, "next_attempt_at": now}
         rows = [{**common, "url": url, "secret_sealed": sealed} for url, sealed in targets]
         await execute(session, INSERT_DELIVERIES, rows)
     return public_id

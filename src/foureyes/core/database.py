@@ -13,10 +13,11 @@ from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import Connection, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from foureyes.core import direct
 from foureyes.core.errors import Unavailable, UnstorableText
 from foureyes.core.settings import Settings
 from foureyes.core.sqlite_driver import driver_url
@@ -57,8 +58,8 @@ def _sqlite_engine(url: str, *, immediate: bool, pool_size: int, echo: bool) -> 
         cursor.close()
 
     @event.listens_for(engine.sync_engine, "begin")
-    def _on_begin(conn: Any) -> None:
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    def _on_begin(conn: Connection) -> None:
+        direct.begin(conn, "BEGIN IMMEDIATE" if immediate else "BEGIN")
 
     return engine
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import Executable, exc
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
@@ -251,24 +251,56 @@ async def run(conn: AsyncConnection, p: Plan, parameters: Any) -> DirectResult:
             dbapi_connection._handle_exception(error)  # the adapter's own translation (a closed connection)
             raise
     except dialect.loaded_dbapi.Error as error:
-        lost = dialect.is_disconnect(error, dbapi_connection, None)
-        if lost:
+        wrapped = _as_sqlalchemy_error(sync, dbapi_connection, error, p.sql, params, p.many)
+        if wrapped.connection_invalidated:
             await conn.invalidate(error)
-        raise exc.DBAPIError.instance(
-            p.sql,
-            params,
-            error,
-            dialect.loaded_dbapi.Error,
-            hide_parameters=sync.engine.hide_parameters,
-            connection_invalidated=lost,
-            dialect=dialect,
-            ismulti=p.many,
-        ) from error
+        raise wrapped from error
     result = DirectResult(rows_of(p, dialect, description, raw), rowcount)
     if events:
         sync.dispatch.after_cursor_execute(sync, None, p.sql, params, None, p.many)
         sync.dispatch.after_execute(sync, p.statement, multi, single, p.options, result)
     return result
+
+
+def begin(sync: Connection, sql: str) -> None:
+    """`sql` (BEGIN, BEGIN IMMEDIATE: no parameters, no rows) on the driver, from SQLAlchemy's `begin` event, which
+    runs in its greenlet; `exec_driver_sql` would pay its whole execution path for it on every transaction."""
+    dbapi_connection: Any = sync.connection.dbapi_connection
+    events = sync._has_events or sync.engine._has_events
+    if events:
+        sync.dispatch.before_cursor_execute(sync, None, sql, (), None, False)
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(sql)  # the adapter's cursor: awaits the driver through SQLAlchemy's greenlet
+    except sync.dialect.loaded_dbapi.Error as error:
+        wrapped = _as_sqlalchemy_error(sync, dbapi_connection, error, sql, (), False)
+        if wrapped.connection_invalidated:
+            sync.invalidate(error)
+        raise wrapped from error
+    finally:
+        cursor.close()
+    if events:
+        sync.dispatch.after_cursor_execute(sync, None, sql, (), None, False)
+
+
+def _as_sqlalchemy_error(
+    sync: Connection, dbapi_connection: Any, error: Any, sql: str, params: Any, many: bool
+) -> exc.DBAPIError:
+    """The exception SQLAlchemy raises for the driver's `error` (`IntegrityError`, …), saying whether the
+    connection is lost."""
+    dialect = sync.dialect
+    wrapped = exc.DBAPIError.instance(
+        sql,
+        params,
+        error,
+        dialect.loaded_dbapi.Error,
+        hide_parameters=sync.engine.hide_parameters,
+        connection_invalidated=dialect.is_disconnect(error, dbapi_connection, None),
+        dialect=dialect,
+        ismulti=many,
+    )
+    assert isinstance(wrapped, exc.DBAPIError)  # a driver error always wraps as one
+    return wrapped
 
 
 async def _sqlite(adapter: Any, p: Plan, params: Any) -> tuple[Any, list[Any], int]:

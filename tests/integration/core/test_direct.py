@@ -232,3 +232,34 @@ async def test_plans_stop_at_the_cap(ctx: AppContext, monkeypatch: pytest.Monkey
                 await execute(s, statement, {"id": 1})
     assert len(sent.sqlalchemy) == 3 and not sent.direct
     assert direct.compiled_plans() == direct.MAX_PLANS
+
+
+async def test_a_begin_that_cannot_get_the_write_lock_answers_unavailable(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BEGIN goes to the driver from the `begin` event (`direct.begin`); when another process keeps SQLite's write
+    lock past the busy timeout, the driver's error still becomes SQLAlchemy's and then a 503, not a 500."""
+    import sqlite3
+
+    from foureyes.core import database
+    from tests.conftest import base_settings
+
+    monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 200)
+    monkeypatch.setattr(database, "SQLITE_PRAGMAS", [p.replace("10000", "200") for p in database.SQLITE_PRAGMAS])
+    db = Database(base_settings(tmp_path, None))
+    try:
+        async with db.write() as s:
+            await s.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        other = sqlite3.connect(db.url.removeprefix("sqlite+aiosqlite:///"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(Unavailable):
+            async with db.write() as s:
+                await s.execute(text("INSERT INTO t (id) VALUES (1)"))
+        other.execute("ROLLBACK")
+        other.close()
+        async with db.write() as s:
+            await s.execute(text("INSERT INTO t (id) VALUES (2)"))
+        async with db.read() as s:
+            assert (await s.execute(text("SELECT id FROM t"))).scalars().all() == [2]
+    finally:
+        await db.dispose()

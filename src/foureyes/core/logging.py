@@ -14,10 +14,14 @@ from foureyes.core.security import is_secret_header, mask_secret
 _configured = False
 
 
+# Keys every request line carries, none a credential: not looked at (the access log runs this on every request).
+_PLAIN_KEYS = frozenset(("event", "request_id", "org", "actor", "method", "path", "status", "ms", "level", "timestamp"))
+
+
 def _mask_secrets(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     """Last line of defence: any key that names a credential is masked before rendering."""
     for key in list(event.keys()):
-        if key in ("event", "request_id", "org", "actor"):
+        if key in _PLAIN_KEYS:
             continue
         if is_secret_header(key) and isinstance(event[key], str):
             event[key] = mask_secret(event[key])

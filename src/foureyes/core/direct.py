@@ -23,7 +23,7 @@ cursor events with `context` None; a `retval=True` listener cannot rewrite a sta
 from __future__ import annotations
 
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +32,7 @@ from sqlalchemy.engine import Connection, Dialect
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from foureyes.core.direct_rows import DirectResult, DirectRow, row_class
 from foureyes.core.logging import get_logger
 from foureyes.core.sqlite_driver import DRIVER as SQLITE_DRIVER
 from foureyes.core.sqlite_driver import LONG_READ
@@ -46,73 +47,6 @@ MAX_PLANS = 1_000
 _SEEN_ONCE, _UNSEEN = "seen once", "unseen"
 
 log = get_logger("foureyes.core.direct")
-
-
-class DirectRow(tuple[Any, ...]):
-    """A result row: a tuple with SQLAlchemy `Row`'s `_mapping` and attribute access by column key."""
-
-    __slots__ = ()
-    _keys: tuple[str, ...] = ()
-    _index: dict[str, int] = {}
-
-    @property
-    def _mapping(self) -> dict[str, Any]:
-        return dict(zip(self._keys, self, strict=True))
-
-    def __getattr__(self, name: str) -> Any:
-        try:
-            return self[self._index[name]]
-        except KeyError:
-            raise AttributeError(name) from None
-
-
-def _row_class(keys: Sequence[str]) -> type[DirectRow]:
-    return type("DirectRow", (DirectRow,), {"__slots__": (), "_keys": tuple(keys), "_index": _first_index(keys)})
-
-
-def _first_index(keys: Sequence[str]) -> dict[str, int]:
-    index: dict[str, int] = {}
-    for i, key in enumerate(keys):
-        index.setdefault(key, i)
-    return index
-
-
-class DirectResult:
-    """The rows (all fetched) and row count of one statement, read the way callers read a `CursorResult`."""
-
-    __slots__ = ("rows", "rowcount")
-
-    def __init__(self, rows: list[Any], rowcount: int) -> None:
-        self.rows, self.rowcount = rows, rowcount
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self.rows)
-
-    def all(self) -> list[Any]:
-        return self.rows
-
-    def first(self) -> Any:
-        return self.rows[0] if self.rows else None
-
-    def one_or_none(self) -> Any:
-        if len(self.rows) > 1:
-            raise exc.MultipleResultsFound("Multiple rows were found when one or none was required")
-        return self.first()
-
-    def one(self) -> Any:
-        if not self.rows:
-            raise exc.NoResultFound("No row was found when one was required")
-        return self.one_or_none()
-
-    def scalar(self) -> Any:
-        return self.rows[0][0] if self.rows else None
-
-    def scalar_one_or_none(self) -> Any:
-        row = self.one_or_none()
-        return None if row is None else row[0]
-
-    def scalar_one(self) -> Any:
-        return self.one()[0]
 
 
 @dataclass
@@ -194,7 +128,7 @@ def _plan(statement: Executable, dialect: Dialect, keys: tuple[str, ...], many: 
         positions=tuple(compiled.positiontup or ()) if compiled.positional else None,
         binds=dict(compiled._bind_processors),  # type: ignore[arg-type]
         result_types=[column.type for column in columns],
-        row_class=_row_class([column.keyname for column in columns]) if columns else None,
+        row_class=row_class([column.keyname for column in columns]) if columns else None,
     )
 
 

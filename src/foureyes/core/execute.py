@@ -29,7 +29,7 @@ _CONNECTION = "foureyes.core.connection"
 
 
 class Rows(Protocol):
-    """What callers read of a statement's result: SQLAlchemy's `CursorResult` and `direct.DirectResult` both."""
+    """What callers read of a statement's result: SQLAlchemy's `CursorResult` and `direct_rows.DirectResult` both."""
 
     @property
     def rowcount(self) -> int: ...

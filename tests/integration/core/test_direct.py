@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from foureyes.core import direct
 from foureyes.core.context import AppContext
 from foureyes.core.database import Database
+from foureyes.core.direct_rows import DirectResult
 from foureyes.core.errors import Unavailable
 from foureyes.core.execute import execute
 from foureyes.core.models import core_table
@@ -120,7 +121,7 @@ async def test_results_read_like_sqlalchemys(ctx: AppContext) -> None:
         for _ in range(2):
             none = await execute(s, BY_NAME, {"name": "absent"})
             rows = await execute(s, BY_NAME, {"name": "read"})
-    assert isinstance(none, direct.DirectResult) and isinstance(rows, direct.DirectResult)
+    assert isinstance(none, DirectResult) and isinstance(rows, DirectResult)
     assert none.first() is None and none.scalar() is None and none.one_or_none() is None
     assert none.scalar_one_or_none() is None and none.all() == []
     with pytest.raises(NoResultFound):

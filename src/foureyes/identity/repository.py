@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cache
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import BindParameter, Select, bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from foureyes.core.dialect import insert_ignore, lock_for_update
@@ -19,6 +20,9 @@ _UNITS = core_table(OrgUnit)
 _UNIT_PATHS = select(_UNITS.c.id, _UNITS.c.path).where(
     _UNITS.c.org_id == bindparam("org"), _UNITS.c.id.in_(bindparam("ids", expanding=True))
 )
+# A create names at most a concept, a zone, a store and a till: up to this many ids the read has one bind per id,
+# so its SQL is fixed and it runs on the driver (core/direct.py); an expanding IN is rendered per call.
+_FIXED_UNIT_IDS = 4
 _USER_BY_USERNAME = select(User).where(User.username == bindparam("username"))
 _USER = select(User).where(User.org_id == bindparam("org"), User.id == bindparam("id"))
 _CLIENT_BY_KEY = select(ApiClient).where(ApiClient.key == bindparam("key"))
@@ -27,6 +31,13 @@ _GRANTS_WITH_PATHS = (
     .outerjoin(OrgUnit, (OrgUnit.org_id == Grant.org_id) & (OrgUnit.id == Grant.unit_id))
     .where(Grant.principal_kind == bindparam("kind"), Grant.principal_id == bindparam("id"))
 )
+
+
+@cache
+def _unit_paths_of(count: int) -> Select[tuple[str, str]]:
+    """`_UNIT_PATHS` for exactly `count` ids (`id0`, `id1`, …), built once per count."""
+    ids: list[BindParameter[str]] = [bindparam(f"id{i}") for i in range(count)]
+    return select(_UNITS.c.id, _UNITS.c.path).where(_UNITS.c.org_id == bindparam("org"), _UNITS.c.id.in_(ids))
 
 
 class IdentityRepository:
@@ -48,7 +59,12 @@ class IdentityRepository:
     async def unit_paths(self, org_id: int, unit_ids: set[str]) -> dict[str, str]:
         if not unit_ids:
             return {}
-        rows = await execute(self.s, _UNIT_PATHS, {"org": org_id, "ids": sorted(unit_ids)})
+        ids = sorted(unit_ids)
+        if len(ids) > _FIXED_UNIT_IDS:
+            rows = await execute(self.s, _UNIT_PATHS, {"org": org_id, "ids": ids})
+        else:
+            params = {"org": org_id} | {f"id{i}": unit_id for i, unit_id in enumerate(ids)}
+            rows = await execute(self.s, _unit_paths_of(len(ids)), params)
         return {r.id: r.path for r in rows}
 
     async def user_by_username(self, username: str) -> User | None:

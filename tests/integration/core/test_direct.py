@@ -264,3 +264,25 @@ async def test_a_begin_that_cannot_get_the_write_lock_answers_unavailable(
             assert (await s.execute(text("SELECT id FROM t"))).scalars().all() == [2]
     finally:
         await db.dispose()
+
+
+async def test_unit_paths_with_one_bind_per_id_and_past_them_an_expanding_in(ctx: AppContext) -> None:
+    """A create's unit read names up to four ids with one bind each (so it can run on the driver); more ids take
+    the expanding IN. Both answer the org's own units only."""
+    from foureyes.identity.repository import IdentityRepository
+
+    async with ctx.db.write() as s:
+        await execute(s, ADD_ORG, {"id": 7100, "name": "units", "created_at": WHEN})
+        await execute(s, ADD_ORG, {"id": 7101, "name": "other", "created_at": WHEN})
+        for org_id in (7100, 7101):
+            for i in range(6):
+                row = {"org_id": org_id, "id": f"u{i}", "kind": "store", "name": f"u{i}", "path": f"/{org_id}/u{i}/"}
+                await execute(s, insert(UNITS), row)
+    async with ctx.db.read() as s:
+        repo = IdentityRepository(s)
+        for _ in range(3):  # the third run is a direct one
+            assert await repo.unit_paths(7100, {"u1", "u3", "missing"}) == {"u1": "/7100/u1/", "u3": "/7100/u3/"}
+        many = {f"u{i}" for i in range(6)}
+        assert await repo.unit_paths(7100, many) == {f"u{i}": f"/7100/u{i}/" for i in range(6)}
+        assert await repo.unit_paths(7101, {"u0"}) == {"u0": "/7101/u0/"}
+        assert await repo.unit_paths(7100, set()) == {}

@@ -53,7 +53,6 @@ log = get_logger("foureyes.core.direct")
 class Plan:
     """One statement's compiled form for one dialect and set of parameter names, and how to bind and read it."""
 
-    statement: Executable
     options: Mapping[str, Any]  # the statement's execution options
     compiled: SQLCompiler
     sql: str
@@ -69,6 +68,7 @@ class Plan:
 
 
 _planned = 0
+_warned_full = False
 _plans: weakref.WeakKeyDictionary[Any, dict[tuple[Any, ...], Plan | None | str]] = weakref.WeakKeyDictionary()
 
 
@@ -80,7 +80,7 @@ def plan(statement: Executable, dialect: Dialect, parameters: Any) -> Plan | Non
     if many and not parameters:
         return None
     first = parameters[0] if many else parameters
-    key = (dialect.name, dialect.driver, tuple(first) if first else (), many)
+    key = (dialect.driver, tuple(first) if first else (), many)  # the driver (checked above) names the dialect
     shapes = _plans.get(statement)
     if shapes is None:
         _plans[statement] = shapes = {}
@@ -89,13 +89,13 @@ def plan(statement: Executable, dialect: Dialect, parameters: Any) -> Plan | Non
         shapes[key] = _SEEN_ONCE
         return None
     if found is _SEEN_ONCE:
-        global _planned
+        global _planned, _warned_full
         if _planned >= MAX_PLANS:
-            if _planned == MAX_PLANS:
+            if not _warned_full:
                 log.warning("direct_plans_full", statement=str(statement)[:200])
-                _planned += 1
+                _warned_full = True
             return None
-        found = shapes[key] = _plan(statement, dialect, key[2], many)
+        found = shapes[key] = _plan(statement, dialect, key[1], many)
         _planned += found is not None
     assert found is None or isinstance(found, Plan)
     return found
@@ -119,7 +119,6 @@ def _plan(statement: Executable, dialect: Dialect, keys: tuple[str, ...], many: 
     columns = compiled._result_columns
     options = statement.get_execution_options()
     return Plan(
-        statement=statement,
         options=options,
         compiled=compiled,
         sql=compiled.string,
@@ -170,10 +169,10 @@ async def run(conn: AsyncConnection, p: Plan, parameters: Any) -> DirectResult:
     dialect = sync.dialect
     params = bind(p, parameters)
     dbapi_connection: Any = sync.connection.dbapi_connection
-    events = sync._has_events or sync.engine._has_events
+    events = _listened(sync)
     if events:  # what SQLAlchemy's listeners expect, without the return values `retval=True` ones may give
         multi, single = (parameters, {}) if p.many else ([], parameters or {})
-        sync.dispatch.before_execute(sync, p.statement, multi, single, p.options)
+        sync.dispatch.before_execute(sync, p.compiled.statement, multi, single, p.options)
         sync.dispatch.before_cursor_execute(sync, None, p.sql, params, None, p.many)
     try:
         try:
@@ -192,7 +191,7 @@ async def run(conn: AsyncConnection, p: Plan, parameters: Any) -> DirectResult:
     result = DirectResult(rows_of(p, dialect, description, raw), rowcount)
     if events:
         sync.dispatch.after_cursor_execute(sync, None, p.sql, params, None, p.many)
-        sync.dispatch.after_execute(sync, p.statement, multi, single, p.options, result)
+        sync.dispatch.after_execute(sync, p.compiled.statement, multi, single, p.options, result)
     return result
 
 
@@ -200,7 +199,7 @@ def begin(sync: Connection, sql: str) -> None:
     """`sql` (BEGIN, BEGIN IMMEDIATE: no parameters, no rows) on the driver, from SQLAlchemy's `begin` event, which
     runs in its greenlet; `exec_driver_sql` would pay its whole execution path for it on every transaction."""
     dbapi_connection: Any = sync.connection.dbapi_connection
-    events = sync._has_events or sync.engine._has_events
+    events = _listened(sync)
     if events:
         sync.dispatch.before_cursor_execute(sync, None, sql, (), None, False)
     cursor = dbapi_connection.cursor()
@@ -215,6 +214,11 @@ def begin(sync: Connection, sql: str) -> None:
         cursor.close()
     if events:
         sync.dispatch.after_cursor_execute(sync, None, sql, (), None, False)
+
+
+def _listened(sync: Connection) -> bool:
+    """Whether the connection or its engine has listeners (SQLAlchemy's own test before dispatching)."""
+    return bool(sync._has_events or sync.engine._has_events)
 
 
 def _as_sqlalchemy_error(
@@ -260,4 +264,4 @@ async def _psycopg(connection: Any, p: Plan, params: Any) -> tuple[Any, list[Any
 def compiled_plans() -> int:
     """How many statement shapes this process compiled for the direct path (tests: a repeated call compiles
     none after its second run)."""
-    return min(_planned, MAX_PLANS)
+    return _planned

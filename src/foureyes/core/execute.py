@@ -51,8 +51,8 @@ async def execute(session: AsyncSession, statement: Executable, parameters: Any 
     conn: AsyncConnection | None = session.info.get(_CONNECTION)
     if conn is None:
         conn = session.info[_CONNECTION] = await session.connection()
-    plan = direct.plan(statement, conn.dialect, parameters)
-    if plan is None or conn.sync_engine.echo:
+    plan = _direct_plan(conn, statement, parameters)
+    if plan is None:
         return await conn.execute(statement, parameters)
     return await direct.run(conn, plan, parameters)
 
@@ -64,11 +64,16 @@ def execute_sync(session: Session, statement: Executable, parameters: Any = None
     conn: AsyncConnection | None = session.info.get(_CONNECTION)
     if conn is None or conn.sync_connection is None:
         return session.connection().execute(statement, parameters)
-    plan = direct.plan(statement, conn.dialect, parameters)
-    if plan is None or conn.sync_engine.echo:
+    plan = _direct_plan(conn, statement, parameters)
+    if plan is None:
         return conn.sync_connection.execute(statement, parameters)
     result: Rows = await_(direct.run(conn, plan, parameters))
     return result
+
+
+def _direct_plan(conn: AsyncConnection, statement: Executable, parameters: Any) -> direct.Plan | None:
+    """The driver-side plan for the statement, unless SQLAlchemy must run it (or `echo` wants its log lines)."""
+    return None if conn.sync_engine.echo else direct.plan(statement, conn.dialect, parameters)
 
 
 def _refuse_mapped(statement: Executable) -> None:

@@ -17,9 +17,14 @@ from foureyes.identity.models import ApiClient, Grant, LoginThrottle, Org, OrgUn
 # and reused: building a select and its cache key cost more Python than running it. The create's read is on the
 # Core table (core_table says why).
 _UNITS = core_table(OrgUnit)
-_UNIT_PATHS = select(_UNITS.c.id, _UNITS.c.path).where(
-    _UNITS.c.org_id == bindparam("org"), _UNITS.c.id.in_(bindparam("ids", expanding=True))
-)
+
+
+def _unit_paths_in(ids: BindParameter[list[str]] | list[BindParameter[str]]) -> Select[tuple[str, str]]:
+    """The org's units among `ids` (an expanding bind, or one bind per id), with their paths."""
+    return select(_UNITS.c.id, _UNITS.c.path).where(_UNITS.c.org_id == bindparam("org"), _UNITS.c.id.in_(ids))
+
+
+_UNIT_PATHS = _unit_paths_in(bindparam("ids", expanding=True))
 # A create names at most a concept, a zone, a store and a till: up to this many ids the read has one bind per id,
 # so its SQL is fixed and it runs on the driver (core/direct.py); an expanding IN is rendered per call.
 _FIXED_UNIT_IDS = 4
@@ -36,8 +41,7 @@ _GRANTS_WITH_PATHS = (
 @cache
 def _unit_paths_of(count: int) -> Select[tuple[str, str]]:
     """`_UNIT_PATHS` for exactly `count` ids (`id0`, `id1`, …), built once per count."""
-    ids: list[BindParameter[str]] = [bindparam(f"id{i}") for i in range(count)]
-    return select(_UNITS.c.id, _UNITS.c.path).where(_UNITS.c.org_id == bindparam("org"), _UNITS.c.id.in_(ids))
+    return _unit_paths_in([bindparam(f"id{i}") for i in range(count)])
 
 
 class IdentityRepository:

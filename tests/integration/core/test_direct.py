@@ -3,25 +3,30 @@ events (both stores)."""
 
 from __future__ import annotations
 
+import sqlite3
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
 import pytest
-from sqlalchemy import bindparam, event, insert, select, text, update
+from sqlalchemy import bindparam, insert, select, text, update
 from sqlalchemy.exc import DBAPIError, IntegrityError, MultipleResultsFound, NoResultFound
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from foureyes.core import direct
+from foureyes.core import database, direct, sqlite_driver
 from foureyes.core.context import AppContext
 from foureyes.core.database import Database
+from foureyes.core.dialect import long_read
 from foureyes.core.direct_rows import DirectResult
 from foureyes.core.errors import Unavailable
 from foureyes.core.execute import execute
 from foureyes.core.models import core_table
 from foureyes.identity.models import Org, OrgUnit
+from foureyes.identity.repository import IdentityRepository
 from foureyes.webhooks.models import OutboxEvent
-from tests.conftest import PG_ADMIN
+from tests.conftest import PG_ADMIN, base_settings
+from tests.perf.counting import listening
 
 EVENTS = core_table(OutboxEvent)
 ORGS = core_table(Org)
@@ -49,20 +54,18 @@ class Sent:
     def __init__(self, ctx: AppContext) -> None:
         self.direct: list[str] = []
         self.sqlalchemy: list[str] = []
-        self.engines = {id(e): e for e in (ctx.db.write_engine.sync_engine, ctx.db.read_engine.sync_engine)}
+        self._listening = listening(ctx, "before_cursor_execute", self._seen)
 
     def _seen(self, _conn: Any, _cursor: Any, sql: str, _params: Any, context: Any, _many: bool) -> None:
         if not sql.startswith(("BEGIN", "SELECT pg_backend_pid")):
             (self.sqlalchemy if context is not None else self.direct).append(" ".join(sql.split())[:40])
 
     def __enter__(self) -> Sent:
-        for engine in self.engines.values():
-            event.listen(engine, "before_cursor_execute", self._seen)
+        self._listening.__enter__()
         return self
 
-    def __exit__(self, *_exc: object) -> None:
-        for engine in self.engines.values():
-            event.remove(engine, "before_cursor_execute", self._seen)
+    def __exit__(self, *exc: object) -> None:
+        self._listening.__exit__(*exc)
 
 
 async def test_a_repeated_statement_runs_directly_and_reads_back_what_sqlalchemy_stores(ctx: AppContext) -> None:
@@ -190,14 +193,8 @@ async def test_a_lost_connection_is_reported_by_the_direct_path(ctx: AppContext)
         await s.rollback()
 
 
-async def test_long_reads_stay_off_the_loop_on_sqlite(tmp_path: Any) -> None:
+async def test_long_reads_stay_off_the_loop_on_sqlite(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A statement marked `long_read` runs on the SQLite driver's worker thread on the direct path too."""
-    import threading
-
-    from foureyes.core import sqlite_driver
-    from foureyes.core.dialect import long_read
-    from tests.conftest import base_settings
-
     db = Database(base_settings(tmp_path, None))
     threads: list[int] = []
     real = sqlite_driver._run
@@ -211,13 +208,12 @@ async def test_long_reads_stay_off_the_loop_on_sqlite(tmp_path: Any) -> None:
     try:
         async with db.write() as s:
             await s.execute(text("CREATE TABLE orgs (id INTEGER PRIMARY KEY, name TEXT, created_at TEXT)"))
-        sqlite_driver._run = recording  # type: ignore[assignment]
+        monkeypatch.setattr(sqlite_driver, "_run", recording)
         async with db.read() as s:
             for _ in range(2):
                 await execute(s, count, {"low": 0})
         assert isinstance(direct.plan(count, db.read_engine.dialect, {"low": 0}), direct.Plan)
     finally:
-        sqlite_driver._run = real  # type: ignore[assignment]
         await db.dispose()
     assert len(threads) == 2 and threading.get_ident() not in threads
 
@@ -226,6 +222,7 @@ async def test_plans_stop_at_the_cap(ctx: AppContext, monkeypatch: pytest.Monkey
     """Plans are never freed (the compiled form holds its statement), so a process that has made MAX_PLANS leaves
     new statements to SQLAlchemy rather than growing without bound."""
     monkeypatch.setattr(direct, "_planned", direct.MAX_PLANS)
+    monkeypatch.setattr(direct, "_warned_full", False)
     statement = select(ORGS.c.name).where(ORGS.c.id == bindparam("id"))
     with Sent(ctx) as sent:
         async with ctx.db.read() as s:
@@ -240,11 +237,6 @@ async def test_a_begin_that_cannot_get_the_write_lock_answers_unavailable(
 ) -> None:
     """BEGIN goes to the driver from the `begin` event (`direct.begin`); when another process keeps SQLite's write
     lock past the busy timeout, the driver's error still becomes SQLAlchemy's and then a 503, not a 500."""
-    import sqlite3
-
-    from foureyes.core import database
-    from tests.conftest import base_settings
-
     monkeypatch.setattr(database, "BUSY_TIMEOUT_MS", 200)
     monkeypatch.setattr(database, "SQLITE_PRAGMAS", [p.replace("10000", "200") for p in database.SQLITE_PRAGMAS])
     db = Database(base_settings(tmp_path, None))
@@ -269,8 +261,6 @@ async def test_a_begin_that_cannot_get_the_write_lock_answers_unavailable(
 async def test_unit_paths_with_one_bind_per_id_and_past_them_an_expanding_in(ctx: AppContext) -> None:
     """A create's unit read names up to four ids with one bind each (so it can run on the driver); more ids take
     the expanding IN. Both answer the org's own units only."""
-    from foureyes.identity.repository import IdentityRepository
-
     async with ctx.db.write() as s:
         await execute(s, ADD_ORG, {"id": 7100, "name": "units", "created_at": WHEN})
         await execute(s, ADD_ORG, {"id": 7101, "name": "other", "created_at": WHEN})
